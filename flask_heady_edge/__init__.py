@@ -1,0 +1,10 @@
+"""Origin-side gateway for Flask: the Heady edge protocol at the origin."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .errors import ConfigError  # noqa: E402
+from .extension import HeadyEdge  # noqa: E402
+
+__all__ = ["ConfigError", "HeadyEdge", "__version__"]

@@ -1,0 +1,135 @@
+"""The ``HeadyEdge`` extension: wires auth, limits, health and the blueprints."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Flask, Response, request
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from . import health
+from .auth import API_KEY_HEADER, ApiKeys
+from .client_ip import ClientAddressResolver
+from .config import read_settings
+from .errors import BodyTooLarge, InvalidApiKey, Problem
+from .proxy import create_hf_blueprint
+from .ratelimit import RateLimiter, Verdict
+from .state import STATE_KEY, EdgeState, edge_state
+from .static import create_static_blueprint
+
+logger = logging.getLogger(__name__)
+
+EXTENSION_KEY = "heady_edge"
+
+# Set in the WSGI environ of a guarded request: the limit verdict, or None.
+_VERDICT = "heady_edge.verdict"
+
+
+class HeadyEdge:
+    """Origin-side gateway for a Flask app.
+
+    ``HeadyEdge(app)`` or ``edge = HeadyEdge(); edge.init_app(app)``. With
+    ``register_blueprints=False`` the app registers :attr:`hf_blueprint` and
+    :attr:`static_blueprint` itself. The instance keeps no app: everything
+    per app lives in ``app.extensions``.
+    """
+
+    def __init__(
+        self, app: Flask | None = None, *, register_blueprints: bool = True
+    ) -> None:
+        self.register_blueprints = register_blueprints
+        self.hf_blueprint: Blueprint = create_hf_blueprint()
+        self.static_blueprint: Blueprint = create_static_blueprint()
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask) -> None:
+        settings = read_settings(app.config, app.root_path, app.debug)
+        state = EdgeState(
+            settings=settings,
+            keys=ApiKeys(settings.api_keys),
+            clients=ClientAddressResolver(
+                settings.trusted_proxies, settings.client_ip_header
+            ),
+            limiter=RateLimiter(
+                settings.rate_limits,
+                settings.ratelimit_storage_uri,
+                settings.ratelimit_fail_open,
+            ),
+        )
+        app.extensions[EXTENSION_KEY] = self
+        app.extensions[STATE_KEY] = state
+
+        app.before_request(_guard)
+        app.after_request(_stamp)
+        app.add_url_rule(
+            "/healthz", "heady_edge_liveness", health.liveness, methods=["GET"]
+        )
+        app.add_url_rule(
+            f"{settings.api_prefix}/edge/health",
+            "heady_edge_health",
+            health.report,
+            methods=["GET"],
+        )
+
+        if self.register_blueprints:
+            app.register_blueprint(self.hf_blueprint)
+            app.register_blueprint(self.static_blueprint)
+
+
+def _guard() -> Response | WerkzeugResponse | None:
+    """Count, then authenticate, every request under the API prefix.
+
+    Counting comes first so that requests with a wrong key, and requests for
+    paths that match no route, use up the same budget: key guessing and
+    probing are limited like any other traffic. ``OPTIONS`` preflights pass
+    uncounted and unauthenticated, to the app's CORS handling.
+    """
+    state = edge_state()
+    if not state.settings.is_guarded(request.path):
+        return None
+
+    request.environ[_VERDICT] = None
+    if request.method == "OPTIONS":
+        return None
+
+    try:
+        client = state.clients.resolve(request.remote_addr, request.headers)
+        verdict = request.environ[_VERDICT] = state.limiter.hit(client)
+        refusal = verdict and verdict.refusal()
+        if refusal:
+            raise refusal
+
+        if not state.keys.verify(request.headers.get(API_KEY_HEADER)):
+            raise InvalidApiKey()
+
+        _check_body_size(state)
+    except Problem as problem:
+        # Returned rather than raised, so a host error handler for 401 or
+        # 429 cannot swap the problem body for an HTML page.
+        return problem.get_response(request.environ)
+
+    return None
+
+
+def _check_body_size(state: EdgeState) -> None:
+    limit = state.settings.max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise BodyTooLarge(limit)
+
+    # A chunked body has no length up front; Werkzeug stops reading it at
+    # this many bytes and answers 413 then.
+    request.max_content_length = limit
+
+
+def _stamp(response: Response) -> Response:
+    environ = request.environ
+    if _VERDICT not in environ:
+        return response
+
+    response.headers["X-Heady-Served-By"] = "origin"
+    verdict: Verdict | None = environ[_VERDICT]
+    if verdict is not None:
+        verdict.write_headers(response.headers)
+
+    return response
