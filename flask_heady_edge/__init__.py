@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .errors import ConfigError  # noqa: E402
-from .extension import HeadyEdge  # noqa: E402
+from .errors import ConfigError
+from .extension import HeadyEdge
 
 __all__ = ["ConfigError", "HeadyEdge", "__version__"]

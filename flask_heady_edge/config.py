@@ -253,7 +253,9 @@ def _networks(entries: list[str]) -> tuple[IPNetwork, ...]:
 def _base_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ConfigError("HEADY_HF_BASE_URL", f"expected an http(s) URL, got {value!r}")
+        raise ConfigError(
+            "HEADY_HF_BASE_URL", f"expected an http(s) URL, got {value!r}"
+        )
 
     if parts.query or parts.fragment:
         raise ConfigError("HEADY_HF_BASE_URL", "must not carry a query or fragment")

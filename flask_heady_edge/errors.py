@@ -57,7 +57,7 @@ class Problem(exceptions.HTTPException):
     def get_response(
         self, environ: Any = None, scope: Any = None
     ) -> Response:
-        response = super().get_response(environ, scope)
+        response: Response = super().get_response(environ, scope)
         response.headers["Cache-Control"] = "no-store"
         return response
 

@@ -127,7 +127,7 @@ class RateLimiter:
         """
         now = self.clock()
         if self._down_since is not None and now < self._next_attempt:
-            return self._degraded()
+            return self._when_down()
 
         try:
             windows = tuple(
@@ -136,7 +136,7 @@ class RateLimiter:
             )
         except StorageError as error:
             self._mark_down(now, error)
-            return self._degraded()
+            return self._when_down()
 
         self._mark_up(now)
         return Verdict(windows, now)
@@ -145,8 +145,7 @@ class RateLimiter:
         """Ask the storage whether it answers, for the health report."""
         try:
             return bool(self.storage.check())
-        except Exception:  # noqa: BLE001 - a health probe must never raise
-            logger.exception("Rate limit storage check failed")
+        except StorageError:
             return False
 
     def _count(self, item: RateLimitItem, name: str, client: str) -> WindowState:
@@ -160,7 +159,7 @@ class RateLimiter:
             item, name, max(0, item.amount - count), reset_at, count > item.amount
         )
 
-    def _degraded(self) -> None:
+    def _when_down(self) -> Verdict | None:
         if self.fail_open:
             return None
 
@@ -188,7 +187,7 @@ class RateLimiter:
 
 def _open_storage(uri: str) -> Storage:
     try:
-        return storage_from_string(uri, wrap_exceptions=True)
+        storage = storage_from_string(uri, wrap_exceptions=True)
     except (ConfigurationError, ValueError) as error:
         # The message of ``limits`` may quote the URI and its password.
         scheme = urlsplit(uri).scheme or uri.split(":", 1)[0]
@@ -197,6 +196,14 @@ def _open_storage(uri: str) -> Storage:
             f"cannot use a {scheme!r} storage ({type(error).__name__};"
             " is the scheme right and its client library installed?)",
         ) from None
+
+    if not isinstance(storage, Storage):
+        raise ConfigError(
+            "HEADY_RATELIMIT_STORAGE_URI",
+            "an async storage cannot serve a WSGI app; drop the 'async+' prefix",
+        )
+
+    return storage
 
 
 def _policy_names(limits: Sequence[RateLimitItem]) -> tuple[str, ...]:
