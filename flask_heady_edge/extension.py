@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from flask import Blueprint, Flask, Response, request
 from werkzeug.wrappers import Response as WerkzeugResponse
@@ -14,7 +15,7 @@ from .config import read_settings
 from .errors import BodyTooLarge, InvalidApiKey, Problem
 from .proxy import create_hf_blueprint
 from .ratelimit import RateLimiter, Verdict
-from .state import STATE_KEY, EdgeState, edge_state
+from .state import STATE_KEY, EdgeState
 from .static import create_static_blueprint
 
 logger = logging.getLogger(__name__)
@@ -23,6 +24,9 @@ EXTENSION_KEY = "heady_edge"
 
 # Set in the WSGI environ of a guarded request: the limit verdict, or None.
 _VERDICT = "heady_edge.verdict"
+
+# The key header as WSGI names it (PEP 3333), read without a Headers lookup.
+_API_KEY_ENVIRON = "HTTP_" + API_KEY_HEADER.upper().replace("-", "_")
 
 
 class HeadyEdge:
@@ -60,7 +64,11 @@ class HeadyEdge:
         app.extensions[EXTENSION_KEY] = self
         app.extensions[STATE_KEY] = state
 
-        app.before_request(_guard)
+        # First in line: a host hook registered earlier that answers by itself
+        # must not let a request under the prefix past the key and the limit.
+        app.before_request_funcs.setdefault(None, []).insert(
+            0, partial(_guard, state)
+        )
         app.after_request(_stamp)
         app.add_url_rule(
             "/healthz", "heady_edge_liveness", health.liveness, methods=["GET"]
@@ -77,7 +85,7 @@ class HeadyEdge:
             app.register_blueprint(self.static_blueprint)
 
 
-def _guard() -> Response | WerkzeugResponse | None:
+def _guard(state: EdgeState) -> Response | WerkzeugResponse | None:
     """Count, then authenticate, every request under the API prefix.
 
     Counting comes first so that requests with a wrong key, and requests for
@@ -85,41 +93,42 @@ def _guard() -> Response | WerkzeugResponse | None:
     probing are limited like any other traffic. ``OPTIONS`` preflights pass
     uncounted and unauthenticated, to the app's CORS handling.
     """
-    state = edge_state()
     if not state.settings.is_guarded(request.path):
         return None
 
-    request.environ[_VERDICT] = None
+    environ = request.environ
+    environ[_VERDICT] = None
     if request.method == "OPTIONS":
         return None
 
     try:
-        client = state.clients.resolve(request.remote_addr, request.headers)
-        verdict = request.environ[_VERDICT] = state.limiter.hit(client)
+        client = state.clients.resolve(environ.get("REMOTE_ADDR"), request.headers)
+        verdict = environ[_VERDICT] = state.limiter.hit(client)
         refusal = verdict and verdict.refusal()
         if refusal:
             raise refusal
 
-        if not state.keys.verify(request.headers.get(API_KEY_HEADER)):
+        if not state.keys.verify(environ.get(_API_KEY_ENVIRON)):
             raise InvalidApiKey()
 
-        _check_body_size(state)
+        _check_body_size(state.settings.max_body_bytes)
     except Problem as problem:
         # Returned rather than raised, so a host error handler for 401 or
-        # 429 cannot swap the problem body for an HTML page.
-        return problem.get_response(request.environ)
+        # 429 cannot swap the problem body for an HTML page, while the host's
+        # after_request hooks (CORS headers, say) still run on it.
+        return problem.get_response(environ)
 
     return None
 
 
-def _check_body_size(state: EdgeState) -> None:
-    limit = state.settings.max_body_bytes
-    if request.content_length is not None and request.content_length > limit:
+def _check_body_size(limit: int) -> None:
+    length = request.content_length
+    if length is None:
+        # A chunked body has no length up front; Werkzeug stops reading it
+        # at the limit and answers 413 then.
+        request.max_content_length = limit
+    elif length > limit:
         raise BodyTooLarge(limit)
-
-    # A chunked body has no length up front; Werkzeug stops reading it at
-    # this many bytes and answers 413 then.
-    request.max_content_length = limit
 
 
 def _stamp(response: Response) -> Response:
@@ -127,7 +136,7 @@ def _stamp(response: Response) -> Response:
     if _VERDICT not in environ:
         return response
 
-    response.headers["X-Heady-Served-By"] = "origin"
+    response.headers.add("X-Heady-Served-By", "origin")
     verdict: Verdict | None = environ[_VERDICT]
     if verdict is not None:
         verdict.write_headers(response.headers)

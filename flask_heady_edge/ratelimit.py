@@ -46,6 +46,8 @@ class Verdict:
 
     windows: tuple[WindowState, ...]
     now: float
+    #: The ``RateLimit-Policy`` items; they only change with the configuration.
+    policy: str
 
     def refusal(self) -> RateLimited | None:
         """The 429 to answer when a limit is exceeded, else ``None``."""
@@ -59,10 +61,6 @@ class Verdict:
 
         return None
 
-    @property
-    def tightest(self) -> WindowState:
-        return min(self.windows, key=lambda window: window.remaining)
-
     def write_headers(self, headers: Headers) -> None:
         """Add the Flask-Limiter style and the IETF draft fields.
 
@@ -70,21 +68,24 @@ class Verdict:
         (draft-ietf-httpapi-ratelimit-headers): ours go first and any items
         already present, such as the upstream's, follow.
         """
-        tightest = self.tightest
-        headers["X-RateLimit-Limit"] = str(tightest.item.amount)
-        headers["X-RateLimit-Remaining"] = str(tightest.remaining)
-        headers["X-RateLimit-Reset"] = str(math.ceil(tightest.reset_at))
-
-        policies = ", ".join(
-            f'"{w.name}";q={w.item.amount};w={w.item.get_expiry()}'
-            for w in self.windows
+        windows = self.windows
+        tightest = (
+            windows[0]
+            if len(windows) == 1
+            else min(windows, key=lambda window: window.remaining)
         )
-        states = ", ".join(
+        state = ", ".join(
             f'"{w.name}";r={w.remaining};t={w.seconds_left(self.now)}'
-            for w in self.windows
+            for w in windows
         )
-        _prepend_item(headers, "RateLimit-Policy", policies)
-        _prepend_item(headers, "RateLimit", states)
+
+        # ``add`` rather than item assignment: these fields are ours alone,
+        # and assignment would first search the list for an old value.
+        headers.add("X-RateLimit-Limit", str(tightest.item.amount))
+        headers.add("X-RateLimit-Remaining", str(tightest.remaining))
+        headers.add("X-RateLimit-Reset", str(math.ceil(tightest.reset_at)))
+        _prepend_item(headers, "RateLimit-Policy", self.policy)
+        _prepend_item(headers, "RateLimit", state)
 
 
 class RateLimiter:
@@ -107,6 +108,10 @@ class RateLimiter:
     ) -> None:
         self.limits = tuple(limits)
         self.names = _policy_names(self.limits)
+        self.policy = ", ".join(
+            f'"{name}";q={item.amount};w={item.get_expiry()}'
+            for item, name in zip(self.limits, self.names, strict=True)
+        )
         self.fail_open = fail_open
         self.clock = clock
         self.storage = _open_storage(storage_uri)
@@ -139,7 +144,7 @@ class RateLimiter:
             return self._when_down()
 
         self._mark_up(now)
-        return Verdict(windows, now)
+        return Verdict(windows, now, self.policy)
 
     def check_storage(self) -> bool:
         """Ask the storage whether it answers, for the health report."""
@@ -216,4 +221,7 @@ def _policy_names(limits: Sequence[RateLimitItem]) -> tuple[str, ...]:
 
 def _prepend_item(headers: Headers, name: str, items: str) -> None:
     existing = headers.get(name)
-    headers[name] = f"{items}, {existing}" if existing else items
+    if existing:
+        headers[name] = f"{items}, {existing}"
+    else:
+        headers.add(name, items)
