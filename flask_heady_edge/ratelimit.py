@@ -139,7 +139,9 @@ class RateLimiter:
                 self._count(item, name, client)
                 for item, name in zip(self.limits, self.names, strict=True)
             )
-        except StorageError as error:
+        except (StorageError, OSError) as error:
+            # ``limits`` wraps only the client library's own errors; pymemcache
+            # lets socket errors (a refused connection, a timeout) through.
             self._mark_down(now, error)
             return self._when_down()
 
@@ -170,14 +172,14 @@ class RateLimiter:
 
         raise LimiterUnavailable()
 
-    def _mark_down(self, now: float, error: StorageError) -> None:
+    def _mark_down(self, now: float, error: StorageError | OSError) -> None:
         self._next_attempt = now + RETRY_INTERVAL
         if self._down_since is None:
             self._down_since = now
             policy = "serving uncounted" if self.fail_open else "refusing with 503"
             logger.warning(
                 "Rate limit storage unreachable (%s); %s until it recovers",
-                type(error.storage_error).__name__,
+                type(getattr(error, "storage_error", error)).__name__,
                 policy,
             )
 
