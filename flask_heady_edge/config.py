@@ -145,6 +145,10 @@ class _Reader:
         if isinstance(value, bool):
             return value
 
+        # A Python config file may write 1 and 0, as the environment does.
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+
         if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
             return value.strip().lower() in _TRUE
 
