@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -161,6 +162,9 @@ class _Reader:
                 raise TypeError(value)
 
             number = float(value) if not whole else _whole(value)
+            if not math.isfinite(number):
+                # float() reads "nan" and "inf", which no timeout or size can be.
+                raise ValueError(value)
         except (TypeError, ValueError):
             kind = "a whole number" if whole else "a number"
             raise ConfigError(key, f"expected {kind}, got {value!r}") from None
