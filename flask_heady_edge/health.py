@@ -50,7 +50,8 @@ def limiter_health(state: EdgeState) -> dict[str, Any]:
 def _blueprint_parts(state: EdgeState) -> dict[str, Any]:
     parts: dict[str, Any] = {
         "cache": {"state": "disabled"},
-        "upstream": {"state": "disabled"},
+        # PROTOCOL.md 5.2 names the upstream even when nothing is proxied.
+        "upstream": {"state": "disabled", "base_url": state.settings.hf_base_url},
     }
     for name, check in state.health_checks.items():
         parts[name] = check()
