@@ -1,0 +1,113 @@
+"""How long and how often each side is loaded, and the alternation between sides."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from load import LoadResult, Request, run_wrk
+from processes import Server, Services
+from report import Measure
+
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The sizes and durations of one run: the full one or ``--quick``."""
+
+    quick: bool
+    #: Seconds of each wrk measurement, and of the unmeasured warm-up before.
+    seconds: int
+    warmup_seconds: int
+    #: Each side of a comparison is measured this often, the sides taking
+    #: turns, and the median is kept: drift of the machine hits all sides.
+    rounds: int
+    connections: int
+    static_sizes: tuple[int, ...]
+    stream_bytes: int
+    #: How fast the slow client of row 5 reads.
+    slow_client_bytes_per_second: int
+    scale_counts: tuple[int, ...]
+
+    @property
+    def threads(self) -> int:
+        """gunicorn threads per gthread worker: one per connection is enough."""
+        return self.connections
+
+
+FULL = Plan(
+    quick=False,
+    seconds=3,
+    warmup_seconds=1,
+    rounds=3,
+    connections=16,
+    static_sizes=(1024, 30 * 1024, 5 * MIB),
+    stream_bytes=200 * MIB,
+    slow_client_bytes_per_second=40 * MIB,
+    scale_counts=(10, 1_000, 10_000),
+)
+
+QUICK = Plan(
+    quick=True,
+    seconds=1,
+    warmup_seconds=0,
+    rounds=1,
+    connections=8,
+    static_sizes=(1024, 30 * 1024, 256 * 1024),
+    stream_bytes=2 * MIB,
+    slow_client_bytes_per_second=20 * MIB,
+    scale_counts=(10, 30, 100),
+)
+
+
+@dataclass(frozen=True)
+class Side:
+    """One thing to load: a server and the request it gets."""
+
+    name: str
+    server: Server
+    request: Request
+
+
+class Bench:
+    """What every section of a run needs: the plan, the servers, a scratch folder."""
+
+    def __init__(self, plan: Plan, services: Services, workdir: str) -> None:
+        self.plan = plan
+        self.services = services
+        self.workdir = workdir
+
+    def load(self, side: Side, seconds: int, connections: int) -> LoadResult:
+        return run_wrk(
+            side.server.url,
+            side.request,
+            seconds=seconds,
+            connections=connections,
+            workdir=self.workdir,
+        )
+
+    def compare(
+        self, sides: list[Side], connections: int | None = None
+    ) -> dict[str, list[LoadResult]]:
+        """Load each side in turn, ``plan.rounds`` times; every result, by name."""
+        connections = connections or self.plan.connections
+        if self.plan.warmup_seconds:
+            for side in sides:
+                self.load(side, self.plan.warmup_seconds, connections)
+
+        results: dict[str, list[LoadResult]] = {side.name: [] for side in sides}
+        for _ in range(self.plan.rounds):
+            for side in sides:
+                results[side.name].append(
+                    self.load(side, self.plan.seconds, connections)
+                )
+
+        return results
+
+
+def rate(results: list[LoadResult], name: str = "") -> Measure:
+    return Measure(tuple(result.per_second for result in results), "req/s", name)
+
+
+def latency(results: list[LoadResult], name: str = "") -> Measure:
+    return Measure(tuple(result.latency_mean_ms for result in results), "ms", name)

@@ -1,0 +1,86 @@
+"""What the numbers were measured on: processor, cores, Python and package versions."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from importlib import metadata
+
+from processes import find_binary
+
+PACKAGES = (
+    "flask-heady-edge",
+    "Flask",
+    "Werkzeug",
+    "limits",
+    "Flask-Caching",
+    "requests",
+    "redis",
+    "gunicorn",
+    "whitenoise",
+)
+
+BINARIES = {
+    "wrk": ["-v"],
+    "nginx": ["-v"],
+    "redis-server": ["--version"],
+}
+
+
+def describe() -> list[tuple[str, str]]:
+    """``(what, value)`` pairs for the results file."""
+    facts = [
+        ("CPU", _cpu_model()),
+        ("cores", str(os.cpu_count())),
+        ("memory", _memory()),
+        ("kernel", f"{platform.system()} {platform.release()}"),
+        ("Python", f"{platform.python_implementation()} {platform.python_version()}"),
+    ]
+    versions = ", ".join(f"{name} {_version(name)}" for name in PACKAGES)
+    facts.append(("packages", versions))
+    for binary, flags in BINARIES.items():
+        facts.append((binary, _binary_version(binary, flags)))
+
+    return facts
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+
+    return platform.processor() or "unknown"
+
+
+def _memory() -> str:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            kib = int(meminfo.readline().split()[1])
+    except (OSError, IndexError, ValueError):
+        return "unknown"
+
+    return f"{kib / 1024 / 1024:.1f} GiB"
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _binary_version(name: str, flags: list[str]) -> str:
+    path = find_binary(name)
+    if path is None:
+        return "not installed"
+
+    finished = subprocess.run(
+        [path, *flags], capture_output=True, text=True, timeout=10, check=False
+    )
+    output = (finished.stdout or finished.stderr).strip().splitlines()
+    return output[0] if output else "unknown"
