@@ -47,7 +47,7 @@ const TASKS = {
   },
   "text-to-image": {
     label: "Text to image",
-    models: ["stabilityai/stable-diffusion-xl-base-1.0"],
+    models: ["stabilityai/stable-diffusion-xl-base-1.0", "heady-fake/text-to-image"],
     path: (model) => `hf-inference/models/${model}`,
     body: (model, text) => ({ inputs: text }),
     accept: "image/png",
@@ -132,14 +132,24 @@ function describeFailure(response, payload) {
   }
 
   if (response.status === 429) {
-    const retry = response.headers.get("Retry-After");
-    const wait = retry ? ` Try again in ${retry} second${retry === "1" ? "" : "s"}.` : "";
-    return `Too many requests (429).${detail ? ` ${detail}` : ""}${wait}`;
+    return `Too many requests (429).${detail ? ` ${detail}` : ""}${retryAt(response)}`;
   }
 
   const title = body.title || response.statusText || "Error";
   const text = detail || (payload.kind === "text" ? payload.value.slice(0, 200) : "");
   return `${response.status} ${title}${text ? `: ${text}` : ""}`;
+}
+
+// Retry-After is seconds or an HTTP date (RFC 9110 section 10.2.3).
+function retryAt(response) {
+  const value = (response.headers.get("Retry-After") || "").trim();
+  const when = /^\d+$/.test(value)
+    ? new Date(Date.now() + Number(value) * 1000)
+    : new Date(Date.parse(value));
+  if (!value || Number.isNaN(when.getTime())) return "";
+
+  const wait = /^\d+$/.test(value) ? ` (Retry-After: ${value} s)` : "";
+  return ` Try again after ${when.toLocaleTimeString()}${wait}.`;
 }
 
 function unreachable(error) {
@@ -243,9 +253,16 @@ function fillTasks() {
 
 function chooseTask(name) {
   const task = TASKS[name];
-  $("model").replaceChildren(...task.models.map((model) => new Option(model, model)));
+  const options = task.models.map((model) => new Option(modelLabel(model), model));
+  $("model").replaceChildren(...options);
   $("inputs").value = task.example;
   $("inputs-help").textContent = task.help;
+}
+
+// Models of the bundled fake upstream (flask_heady_edge.fake_hf) answer
+// without a network or an account, for the local demo.
+function modelLabel(model) {
+  return model.startsWith("heady-fake/") ? `${model} (offline demo)` : model;
 }
 
 async function runInference(event) {
