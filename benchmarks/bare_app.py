@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, Response
+
 from payloads import ECHO_ANSWER, INFERENCE_ANSWER, MODEL_PATH
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 
 from flask import Flask, Response
-from payloads import API_KEY, ECHO_ANSWER, INFERENCE_ANSWER, MODEL_PATH, RATE_LIMIT
 
 from flask_heady_edge import HeadyEdge
+from payloads import API_KEY, ECHO_ANSWER, INFERENCE_ANSWER, MODEL_PATH, RATE_LIMIT
 
 #: Where no upstream is named, a loopback port that nothing listens on, so
 #: that the default (Hugging Face itself) is never contacted from a benchmark.

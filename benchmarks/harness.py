@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from http_check import fetch
 from load import LoadResult, Request, run_wrk
 from processes import Server, Services
 from report import Measure
 
 MIB = 1024 * 1024
+
+#: Requests sent to each side before it is measured, where no warm-up time is.
+WARM_UP_REQUESTS = 10
 
 
 @dataclass(frozen=True)
@@ -91,9 +95,14 @@ class Bench:
     ) -> dict[str, list[LoadResult]]:
         """Load each side in turn, ``plan.rounds`` times; every result, by name."""
         connections = connections or self.plan.connections
-        if self.plan.warmup_seconds:
-            for side in sides:
+        for side in sides:
+            if self.plan.warmup_seconds:
                 self.load(side, self.plan.warmup_seconds, connections)
+            else:
+                # Without a timed warm-up, a few requests still make each
+                # worker load what it loads on its first request.
+                for _ in range(WARM_UP_REQUESTS):
+                    fetch(side.server.url, side.request)
 
         results: dict[str, list[LoadResult]] = {side.name: [] for side in sides}
         for _ in range(self.plan.rounds):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import http.client
 import os
 import pwd
@@ -18,6 +19,9 @@ from types import TracebackType
 import nginx_conf
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+
+#: prctl(2) option: the signal a child gets when its parent dies.
+PR_SET_PDEATHSIG = 1
 
 #: How long a server may take to answer its first request.
 START_TIMEOUT = 30.0
@@ -65,13 +69,16 @@ class Server:
 class Services:
     """Starts servers on free loopback ports; stops every one of them on exit.
 
-    Each server runs in a new session, so stopping its process group takes
-    its workers with it, even when the master died first.
+    Starting returns at once, so that several servers boot side by side;
+    :meth:`ready` waits until each answers. Each server runs in a new session,
+    so stopping its process group takes its workers with it, even when the
+    master died first.
     """
 
     def __init__(self, workdir: str) -> None:
         self.workdir = workdir
         self.servers: list[Server] = []
+        self.starting: list[Server] = []
 
     def __enter__(self) -> Services:
         return self
@@ -139,9 +146,17 @@ class Services:
         command = [binary, "-p", folder, "-c", config, "-e", f"{folder}/error.log"]
         return self._start("nginx", port, command, user=user)
 
+    def ready(self) -> None:
+        """Wait until every server started since the last call answers."""
+        while self.starting:
+            _wait_until_listening(self.starting.pop(0))
+
     def stop(self, server: Server) -> None:
         if server in self.servers:
             self.servers.remove(server)
+
+        if server in self.starting:
+            self.starting.remove(server)
 
         _stop_group(server.process)
 
@@ -172,6 +187,7 @@ class Services:
                 stderr=subprocess.STDOUT,
                 env={**os.environ, **(env or {})},
                 start_new_session=True,
+                preexec_fn=_die_with_parent,
                 user=user.pw_uid if user else None,
                 group=user.pw_gid if user else None,
                 extra_groups=[] if user else None,
@@ -179,7 +195,7 @@ class Services:
 
         server = Server(name, port, process, log_path)
         self.servers.append(server)
-        _wait_until_listening(server)
+        self.starting.append(server)
         return server
 
 
@@ -210,6 +226,16 @@ def read_status_kib(pid: int, field_name: str) -> int:
                 return int(line.split()[1])
 
     raise LookupError(f"no {field_name} for pid {pid}")
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM if the run itself is killed, and stop then.
+
+    ``PR_SET_PDEATHSIG`` (prctl(2)) covers what ``finally`` cannot: a run
+    ended by SIGKILL would otherwise leave its servers behind.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _required(name: str) -> str:

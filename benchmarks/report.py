@@ -32,7 +32,7 @@ class Measure:
     def text(self) -> str:
         number = _number(self.value)
         spread = f" ±{self.spread:.0%}" if self.spread >= 0.005 else ""
-        who = f"{self.name} " if self.name else ""
+        who = f"{self.name}: " if self.name else ""
         return f"{who}{number} {self.unit}{spread}"
 
 

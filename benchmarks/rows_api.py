@@ -24,6 +24,7 @@ def guarded_route_rows(bench: Bench) -> list[Row]:
         "gateway_app:create_app()",
         env={"HEADY_RATELIMIT_STORAGE_URI": redis.extra["url"]},
     )
+    services.ready()
 
     # The guard must really be in front: a request without the key is
     # refused, and a keyed one is counted.

@@ -31,6 +31,10 @@ from load import LoadError
 from processes import BENCH_DIR, ServerError, Services
 from report import Row, plain_table
 from rows_api import guarded_route_rows
+from rows_inference import inference_rows
+from rows_memory import memory_rows
+from rows_scale import scale_rows
+from rows_static import static_rows
 
 #: What a section may fail with and still let the other sections run.
 SECTION_FAILURES = (
@@ -45,6 +49,10 @@ Section = Callable[[Bench], list[Row]]
 
 SECTIONS: list[tuple[str, str, Section]] = [
     ("1", "guarded API route", guarded_route_rows),
+    ("2+4", "inference cache and proxy", inference_rows),
+    ("3", "static files", static_rows),
+    ("5", "memory while streaming", memory_rows),
+    ("6", "size of the public folder", scale_rows),
 ]
 
 
@@ -52,7 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
     plan = QUICK if arguments.quick else FULL
     output = arguments.output or os.path.join(BENCH_DIR, "RESULTS.md")
-    chosen = [s for s in SECTIONS if not arguments.only or s[0] in arguments.only]
+    chosen = [
+        section
+        for section in SECTIONS
+        if not arguments.only or set(section[0].split("+")) & set(arguments.only)
+    ]
 
     try:
         prereqs.ensure()
