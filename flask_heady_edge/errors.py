@@ -122,3 +122,11 @@ class UpstreamUnreachable(Problem, exceptions.BadGateway):
 
 class UpstreamTimeout(Problem, exceptions.GatewayTimeout):
     problem_type = "urn:heady-edge:problem:upstream-timeout"
+
+
+class UpstreamCutShort(Problem, exceptions.BadGateway):
+    problem_type = "urn:heady-edge:problem:upstream-cut-short"
+
+
+class IncompleteBody(Problem, exceptions.BadRequest):
+    problem_type = "urn:heady-edge:problem:incomplete-body"

@@ -1,0 +1,543 @@
+"""A fake Hugging Face-compatible inference server, for tests and the offline demo.
+
+This is not Hugging Face and runs no model. It answers the shapes of the
+Hugging Face router at the router's own paths, deterministically (the same
+request always gets the same bytes), on the standard library alone::
+
+    python -m flask_heady_edge.fake_hf --port 8099 [--event-delay 0.2]
+
+or, in-process::
+
+    with FakeHuggingFace() as fake:      # port 0: a free one
+        fake.url                         # http://127.0.0.1:<port>
+        fake.calls                       # every request received, in order
+
+Routes (``POST`` only; others get 405):
+
+- ``/hf-inference/models/<org>/<model>``: text classification,
+  ``[[{"label": "POSITIVE", "score": ...}, {"label": "NEGATIVE", ...}]]``,
+  one inner list per input.
+- ``/hf-inference/models/<org>/<model>/pipeline/feature-extraction``: one
+  list of 8 floats per input, always nested (``[[...]]``).
+- ``/v1/chat/completions``: OpenAI-style chat completion; with
+  ``"stream": true`` server-sent events, one ``data: {...}`` chunk per word,
+  ``event_delay`` seconds apart, ending in ``data: [DONE]``.
+
+Model ids with a behaviour of their own, in the path or in a chat body's
+``"model"``:
+
+- ``heady-fake/text-to-image``: a small PNG drawn from the prompt.
+- ``heady-fake/loading``: 503 ``{"error": "Model heady-fake/loading is
+  currently loading", "estimated_time": 7.2}``, no ``Retry-After``.
+- ``heady-fake/rate-limited``: 429 with ``Retry-After``, ``RateLimit`` and
+  ``RateLimit-Policy``.
+- ``heady-fake/broken``: 500 with a JSON error.
+- ``heady-fake/silent``: never answers (until the server stops).
+- ``heady-fake/cut-short``: declares a longer body than it sends, hangs up.
+- ``heady-fake/moved``: 302 to another path.
+- ``heady-fake/cookie``: a classification that also sets a cookie.
+- ``heady-fake/blob``: ``parameters.size`` bytes of ``application/octet-stream``.
+- ``heady-fake/event-stream``: answers any request with an event stream.
+
+Every answer carries ``X-Request-Id`` and ``x-compute-*`` fields, as the
+router's do, and a ``X-Fake-Internal`` field that a proxy should not relay.
+JSON answers are gzip-encoded when the request accepts gzip.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import json
+import logging
+import socket
+import struct
+import sys
+import threading
+import zlib
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+logger = logging.getLogger(__name__)
+
+FAKE_ORG = "heady-fake"
+LOADING_ESTIMATED_TIME = 7.2
+_CREATED = 1700000000
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request as the fake received it."""
+
+    method: str
+    path: str
+    query: str
+    #: Header names lowercased; a repeated header keeps its last value.
+    headers: dict[str, str]
+    body: bytes
+
+
+class FakeHuggingFace:
+    """The fake server, on ``host:port`` (port 0 picks a free one)."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        event_delay: float = 0.0,
+        answer_delay: float = 0.0,
+    ) -> None:
+        #: Seconds between two events of a streamed chat answer.
+        self.event_delay = event_delay
+        #: Seconds to think before any other answer (to make calls overlap).
+        self.answer_delay = answer_delay
+        self.stopping = threading.Event()
+        self._calls: list[Call] = []
+        self._calls_lock = threading.Lock()
+        self.server = _Server((host, port), _Handler)
+        self.server.fake = self
+        self.url = f"http://{host}:{self.server.server_port}"
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, args=(0.05,), daemon=True
+        )
+
+    @property
+    def calls(self) -> list[Call]:
+        with self._calls_lock:
+            return list(self._calls)
+
+    def record(self, call: Call) -> None:
+        with self._calls_lock:
+            self._calls.append(call)
+
+    def start(self) -> FakeHuggingFace:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.server.shutdown()
+        self.server.server_close()
+        self.server.hang_up_all()
+        self._thread.join(timeout=10)
+
+    def __enter__(self) -> FakeHuggingFace:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    fake: FakeHuggingFace
+
+    def __init__(self, address: tuple[str, int], handler: type[_Handler]) -> None:
+        super().__init__(address, handler)
+        self.open_connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self.open_connections.add(request)
+
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self.open_connections.discard(request)
+
+        super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up is no error of the fake's.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+    def hang_up_all(self) -> None:
+        """Close kept-alive connections too, as a server that goes away does."""
+        with self._connections_lock:
+            connections = list(self.open_connections)
+
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                continue
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("fake_hf: " + format, *args)
+
+    def do_POST(self) -> None:
+        fake = self.server.fake
+        body = self._read_body()
+        target = urlsplit(self.path)
+        fake.record(
+            Call(
+                "POST",
+                target.path,
+                target.query,
+                {name.lower(): value for name, value in self.headers.items()},
+                body,
+            )
+        )
+
+        try:
+            payload = json.loads(body) if body else {}
+        except ValueError:
+            payload = {}
+
+        route = _route(target.path, payload)
+        if route is None:
+            self._json(404, {"error": "Not Found"})
+            return
+
+        task, model = route
+        if model == f"{FAKE_ORG}/silent":
+            fake.stopping.wait(600)
+            self.close_connection = True
+            return
+
+        if fake.answer_delay:
+            fake.stopping.wait(fake.answer_delay)
+
+        special = _SPECIAL.get(model)
+        if special is not None:
+            special(self, model, payload)
+        elif task == "chat" and isinstance(payload, dict) and payload.get("stream"):
+            self._event_stream(_chat_chunks(model, payload))
+        elif task == "chat":
+            self._json(200, _chat_completion(model, payload))
+        elif task == "feature-extraction":
+            self._json(200, _embeddings(model, payload))
+        else:
+            self._json(200, _classification(model, payload))
+
+    def do_GET(self) -> None:
+        self._json(405, {"error": "Method Not Allowed"}, [("Allow", "POST")])
+
+    do_PUT = do_DELETE = do_PATCH = do_GET
+
+    def _read_body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            parts = []
+            while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
+                parts.append(self.rfile.read(size))
+                self.rfile.readline()
+
+            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                pass
+
+            return b"".join(parts)
+
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def _start(self, status: int, headers: list[tuple[str, str]]) -> None:
+        self.send_response(status)
+        digest = hashlib.sha256(self.path.encode()).hexdigest()[:16]
+        for name, value in [
+            ("X-Request-Id", f"fake-{digest}"),
+            ("x-compute-type", "cpu"),
+            ("x-compute-time", "0.001"),
+            ("X-Fake-Internal", "not-for-clients"),
+            *headers,
+        ]:
+            self.send_header(name, value)
+
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str,
+        headers: list[tuple[str, str]] | None = None,
+    ) -> None:
+        headers = [("Content-Type", content_type), *(headers or [])]
+        accepts_gzip = "gzip" in self.headers.get("Accept-Encoding", "")
+        if accepts_gzip and content_type == "application/json":
+            body = gzip.compress(body, mtime=0)
+            headers.append(("Content-Encoding", "gzip"))
+
+        self._start(status, [*headers, ("Content-Length", str(len(body)))])
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _json(
+        self, status: int, document: Any, headers: list[tuple[str, str]] | None = None
+    ) -> None:
+        self._send(status, json.dumps(document).encode(), "application/json", headers)
+
+    def _event_stream(self, events: list[dict[str, Any]]) -> None:
+        self._start(
+            200,
+            [
+                ("Content-Type", "text/event-stream"),
+                ("Cache-Control", "no-cache"),
+                ("Transfer-Encoding", "chunked"),
+            ],
+        )
+        self.end_headers()
+        lines = [f"data: {json.dumps(event)}\n\n".encode() for event in events]
+        for number, line in enumerate([*lines, b"data: [DONE]\n\n"]):
+            if number and self.server.fake.stopping.wait(self.server.fake.event_delay):
+                break
+
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(line), line))
+            self.wfile.flush()
+
+        self.wfile.write(b"0\r\n\r\n")
+
+
+def _route(path: str, payload: Any) -> tuple[str, str] | None:
+    """``(task, model id)`` of a router path, or ``None``."""
+    parts = path.strip("/").split("/")
+    if parts == ["v1", "chat", "completions"]:
+        model = payload.get("model") if isinstance(payload, dict) else None
+        return "chat", str(model or "")
+
+    if len(parts) == 4 and parts[:2] == ["hf-inference", "models"]:
+        return "classification", f"{parts[2]}/{parts[3]}"
+
+    if len(parts) == 6 and parts[:2] == ["hf-inference", "models"]:
+        if parts[4:] == ["pipeline", "feature-extraction"]:
+            return "feature-extraction", f"{parts[2]}/{parts[3]}"
+
+    return None
+
+
+def _numbers(model: str, value: Any, count: int) -> list[float]:
+    """``count`` numbers in [0, 1), fixed by the model and the input."""
+    seed = json.dumps([model, value], sort_keys=True).encode()
+    digest = hashlib.sha256(seed).digest()
+    while len(digest) < count * 2:
+        digest += hashlib.sha256(digest).digest()
+
+    return [
+        round(struct.unpack(">H", digest[i * 2 : i * 2 + 2])[0] / 65536, 6)
+        for i in range(count)
+    ]
+
+
+def _inputs(payload: Any) -> list[Any]:
+    inputs = payload.get("inputs", "") if isinstance(payload, dict) else payload
+    return inputs if isinstance(inputs, list) else [inputs]
+
+
+def _classification(model: str, payload: Any) -> list[list[dict[str, Any]]]:
+    results = []
+    for value in _inputs(payload):
+        positive = _numbers(model, value, 1)[0]
+        scores = [("POSITIVE", positive), ("NEGATIVE", round(1 - positive, 6))]
+        scores.sort(key=lambda item: item[1], reverse=True)
+        results.append([{"label": label, "score": score} for label, score in scores])
+
+    return results
+
+
+def _embeddings(model: str, payload: Any) -> list[list[float]]:
+    return [
+        [round(number * 2 - 1, 6) for number in _numbers(model, value, 8)]
+        for value in _inputs(payload)
+    ]
+
+
+def _reply(model: str, payload: dict[str, Any]) -> str:
+    messages = payload.get("messages") or [{}]
+    last = messages[-1].get("content", "") if isinstance(messages[-1], dict) else ""
+    return f"Fake {model or 'model'} heard: {last}"
+
+
+def _completion_id(model: str, payload: Any) -> str:
+    seed = json.dumps([model, payload.get("messages")], sort_keys=True).encode()
+    return "chatcmpl-" + hashlib.sha256(seed).hexdigest()[:24]
+
+
+def _chat_completion(model: str, payload: dict[str, Any]) -> dict[str, Any]:
+    reply = _reply(model, payload)
+    return {
+        "id": _completion_id(model, payload),
+        "object": "chat.completion",
+        "created": _CREATED,
+        "model": model,
+        "system_fingerprint": "fake",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": reply},
+                "logprobs": None,
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {
+            "prompt_tokens": 8,
+            "completion_tokens": len(reply.split()),
+            "total_tokens": 8 + len(reply.split()),
+        },
+    }
+
+
+def _chat_chunks(model: str, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    words = _reply(model, payload).split(" ")
+    deltas: list[dict[str, Any]] = [
+        {"role": "assistant", "content": word if i == 0 else f" {word}"}
+        for i, word in enumerate(words)
+    ]
+    chunks = []
+    for i, delta in enumerate([*deltas, {}]):
+        chunks.append(
+            {
+                "id": _completion_id(model, payload),
+                "object": "chat.completion.chunk",
+                "created": _CREATED,
+                "model": model,
+                "system_fingerprint": "fake",
+                "choices": [
+                    {
+                        "index": 0,
+                        "delta": delta,
+                        "logprobs": None,
+                        "finish_reason": "stop" if i == len(deltas) else None,
+                    }
+                ],
+            }
+        )
+
+    return chunks
+
+
+def tiny_png(seed: bytes, size: int = 16) -> bytes:
+    """A ``size`` x ``size`` RGB PNG whose colours follow from ``seed``."""
+    red, green, blue = hashlib.sha256(seed).digest()[:3]
+    rows = b"".join(
+        b"\x00"
+        + b"".join(
+            bytes(((red + x * 8) % 256, (green + y * 8) % 256, blue))
+            for x in range(size)
+        )
+        for y in range(size)
+    )
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows, 9))
+        + chunk(b"IEND", b"")
+    )
+
+
+def _text_to_image(handler: _Handler, model: str, payload: Any) -> None:
+    prompt = json.dumps(_inputs(payload), sort_keys=True).encode()
+    handler._send(200, tiny_png(prompt), "image/png")
+
+
+def _loading(handler: _Handler, model: str, payload: Any) -> None:
+    handler._json(
+        503,
+        {
+            "error": f"Model {model} is currently loading",
+            "estimated_time": LOADING_ESTIMATED_TIME,
+        },
+    )
+
+
+def _rate_limited(handler: _Handler, model: str, payload: Any) -> None:
+    handler._json(
+        429,
+        {"error": "You have exceeded your monthly included credits."},
+        [
+            ("Retry-After", "42"),
+            ("RateLimit-Policy", '"fixed-window";q=1000;w=3600'),
+            ("RateLimit", '"fixed-window";r=0;t=42'),
+        ],
+    )
+
+
+def _broken(handler: _Handler, model: str, payload: Any) -> None:
+    handler._json(500, {"error": "Internal error while running the model"})
+
+
+def _cut_short(handler: _Handler, model: str, payload: Any) -> None:
+    body = b'{"error": null, "partial": "' + b"x" * 64
+    handler._start(
+        200, [("Content-Type", "application/json"), ("Content-Length", "4096")]
+    )
+    handler.end_headers()
+    handler.wfile.write(body)
+    handler.wfile.flush()
+    handler.close_connection = True
+
+
+def _moved(handler: _Handler, model: str, payload: Any) -> None:
+    handler._json(302, {"moved": True}, [("Location", "/hf-inference/elsewhere")])
+
+
+def _cookie(handler: _Handler, model: str, payload: Any) -> None:
+    handler._json(
+        200,
+        _classification(model, payload),
+        [("Set-Cookie", "fake_session=abc123; Path=/")],
+    )
+
+
+def _blob(handler: _Handler, model: str, payload: Any) -> None:
+    parameters = payload.get("parameters") if isinstance(payload, dict) else None
+    size = int((parameters or {}).get("size", 1024))
+    pattern = hashlib.sha256(model.encode()).digest()
+    body = (pattern * (size // len(pattern) + 1))[:size]
+    handler._send(200, body, "application/octet-stream")
+
+
+def _any_event_stream(handler: _Handler, model: str, payload: Any) -> None:
+    document = payload if isinstance(payload, dict) else {}
+    handler._event_stream(_chat_chunks(model, document))
+
+
+_SPECIAL = {
+    f"{FAKE_ORG}/text-to-image": _text_to_image,
+    f"{FAKE_ORG}/loading": _loading,
+    f"{FAKE_ORG}/rate-limited": _rate_limited,
+    f"{FAKE_ORG}/broken": _broken,
+    f"{FAKE_ORG}/cut-short": _cut_short,
+    f"{FAKE_ORG}/moved": _moved,
+    f"{FAKE_ORG}/cookie": _cookie,
+    f"{FAKE_ORG}/blob": _blob,
+    f"{FAKE_ORG}/event-stream": _any_event_stream,
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description="A fake Hugging Face-compatible inference server (no models)."
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8099)
+    parser.add_argument(
+        "--event-delay", type=float, default=0.05, help="seconds between stream events"
+    )
+    options = parser.parse_args(argv)
+
+    fake = FakeHuggingFace(options.host, options.port, options.event_delay)
+    print(f"Fake Hugging Face inference server on {fake.url} (Ctrl-C stops it)")
+    try:
+        fake.server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        fake.server.server_close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,253 @@
+"""The upstream inference server: one pooled session, and the headers both ways."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Mapping
+from http.cookiejar import DefaultCookiePolicy
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.exceptions import ReadTimeoutError
+
+from . import __version__
+from .cache_key import HeaderSource
+from .errors import UpstreamCutShort, UpstreamTimeout, UpstreamUnreachable
+
+logger = logging.getLogger(__name__)
+
+USER_AGENT = f"flask-heady-edge/{__version__}"
+
+#: Request headers a client may pass on to the upstream (protocol 3.3).
+#: ``X-HF-Bill-To`` is left out on purpose: it would bill the server's account.
+FORWARDED_REQUEST_HEADERS = (
+    "Content-Type",
+    "Accept",
+    "x-use-cache",
+    "x-wait-for-model",
+)
+
+#: Response headers relayed back, and kept with a cached answer (protocol 3.4).
+_RELAYED = frozenset({"content-type", "retry-after", "x-request-id"})
+_RELAYED_PREFIX = "x-compute-"
+
+#: The upstream's quota fields: relayed with a fresh answer, never stored,
+#: since a cached answer costs the upstream quota nothing.
+QUOTA_HEADERS = ("RateLimit", "RateLimit-Policy")
+
+#: Connections kept open to the upstream; more concurrent calls still work,
+#: their connections are just not kept.
+POOL_SIZE = 64
+
+#: Bytes asked of the socket per read while relaying.
+READ_SIZE = 64 * 1024
+
+Header = tuple[str, str]
+
+
+class Upstream:
+    """Sends inference requests to ``base_url`` over one keep-alive pool.
+
+    Redirects are relayed, never followed, and cookies the upstream sets are
+    never kept: one client's cookie must not ride along with another's call.
+    Failure policy: unreachable is a 502 and no answer within ``timeout``
+    seconds a 504; the start of a run of failures is logged once at WARNING
+    and its end at INFO.
+    """
+
+    def __init__(self, base_url: str, token: str | None, timeout: float) -> None:
+        self.base_url = base_url
+        self.timeout = timeout
+        self._authorization = f"Bearer {token}" if token else None
+        self.session = _pooled_session()
+        self._failing_since: float | None = None
+
+    @property
+    def public_base_url(self) -> str:
+        """The base URL without any user or password in it, for reports."""
+        parts = urlsplit(self.base_url)
+        host = parts.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
+
+        netloc = f"{host}:{parts.port}" if parts.port else host
+        return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+    def send(
+        self, path: str, query: str, headers: Mapping[str, str], body: bytes
+    ) -> requests.Response:
+        """POST ``body`` to ``{base_url}/{path}?{query}``; the body stays unread."""
+        url = f"{self.base_url}/{path}?{query}" if query else f"{self.base_url}/{path}"
+        outgoing = dict(headers)
+        if self._authorization:
+            outgoing["Authorization"] = self._authorization
+
+        try:
+            response = self.session.post(
+                url,
+                data=body,
+                headers=outgoing,
+                timeout=self.timeout,
+                allow_redirects=False,
+                stream=True,
+            )
+        except requests.Timeout as error:
+            self._mark_failing(error)
+            raise UpstreamTimeout(
+                f"The inference server did not answer within {self.timeout:g} seconds."
+            ) from None
+        except requests.ConnectionError as error:
+            self._mark_failing(error)
+            raise UpstreamUnreachable(
+                "The inference server cannot be reached."
+            ) from None
+
+        self._mark_answering()
+        return response
+
+    def health(self) -> dict[str, Any]:
+        """The upstream as last seen by a request; no probe is sent."""
+        return {
+            "state": "down" if self._failing_since is not None else "ok",
+            "base_url": self.public_base_url,
+            "timeout": self.timeout,
+        }
+
+    def _mark_failing(self, error: Exception) -> None:
+        logger.debug("Inference server call failed: %s", type(error).__name__)
+        if self._failing_since is None:
+            self._failing_since = time.time()
+            logger.warning(
+                "Inference server %s unreachable (%s); answering 502/504 until"
+                " it recovers",
+                self.public_base_url,
+                type(error).__name__,
+            )
+
+    def _mark_answering(self) -> None:
+        if self._failing_since is not None:
+            logger.info(
+                "Inference server %s answers again after %.1f seconds",
+                self.public_base_url,
+                time.time() - self._failing_since,
+            )
+            self._failing_since = None
+
+
+def forwarded_headers(headers: HeaderSource) -> dict[str, str]:
+    """The allow-listed request headers; everything else stays here."""
+    return {
+        name: headers[name] for name in FORWARDED_REQUEST_HEADERS if name in headers
+    }
+
+
+def relayed_headers(response: requests.Response) -> tuple[list[Header], list[Header]]:
+    """The headers to relay, and the upstream's quota fields apart.
+
+    Each quota field is joined into one structured-field list (RFC 9651 3.1:
+    several field lines of a list are one list) so ours can be put in front.
+    ``Content-Length``, ``Content-Encoding`` and ``Transfer-Encoding`` are
+    never copied: the body is decoded and re-framed here.
+    """
+    relayed = []
+    raw_headers = response.raw.headers
+    for name, value in raw_headers.items():
+        lowered = name.lower()
+        if lowered in _RELAYED or lowered.startswith(_RELAYED_PREFIX):
+            relayed.append((name, value))
+
+    quota = []
+    for name in QUOTA_HEADERS:
+        values = raw_headers.getlist(name)
+        if values:
+            quota.append((name, ", ".join(values)))
+
+    return relayed, quota
+
+
+def read_up_to(response: requests.Response, limit: int) -> tuple[bytes, bool]:
+    """Read at most ``limit`` bytes; return them and whether that was all.
+
+    Raises :class:`UpstreamTimeout` or :class:`UpstreamCutShort` when the
+    upstream stalls or stops before its declared end.
+    """
+    raw = response.raw
+    parts: list[bytes] = []
+    size = 0
+    try:
+        while size <= limit:
+            data = raw.read1(READ_SIZE, decode_content=True)
+            if not data:
+                return b"".join(parts), True
+
+            parts.append(data)
+            size += len(data)
+    except ReadTimeoutError:
+        response.close()
+        raise UpstreamTimeout(
+            "The inference server stopped sending its answer."
+        ) from None
+    except Urllib3Error:
+        response.close()
+        raise UpstreamCutShort("The inference server's answer was cut short.") from None
+
+    return b"".join(parts), False
+
+
+class RelayedBody:
+    """The rest of an upstream body, relayed as it arrives.
+
+    Each read returns what the socket has, so an event stream reaches the
+    client event by event. Once bytes have gone out, a failure can no longer
+    become a 502: the error is re-raised so the server drops the connection
+    and the client sees a cut, not a short answer that looks complete.
+    :meth:`close` (which WSGI servers call, even on a body never iterated)
+    frees the upstream connection of a client that walked away.
+    """
+
+    def __init__(self, response: requests.Response, first: bytes = b"") -> None:
+        self.response = response
+        self.first = first
+        self.finished = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        raw = self.response.raw
+        if self.first:
+            yield self.first
+
+        try:
+            while data := raw.read1(READ_SIZE, decode_content=True):
+                yield data
+        except Urllib3Error as error:
+            logger.warning(
+                "Inference server's relayed answer broke off (%s)",
+                type(error).__name__,
+            )
+            raise
+
+        # Read to its end: the connection goes back to the pool.
+        self.finished = True
+
+    def close(self) -> None:
+        if not self.finished:
+            self.response.close()
+
+
+def _pooled_session() -> requests.Session:
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+
+    # Only these go out on every call; requests' own ``Accept: */*`` would
+    # stand in for a client that sent none.
+    session.headers.clear()
+    session.headers["User-Agent"] = USER_AGENT
+    session.headers["Accept-Encoding"] = requests.utils.DEFAULT_ACCEPT_ENCODING
+    session.headers["Connection"] = "keep-alive"
+    session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+    return session
