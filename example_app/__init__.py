@@ -68,7 +68,7 @@ def _demo_key(folder: Path) -> str:
 
 
 def _start_fake_upstream() -> str:
-    from flask_heady_edge.fake_hf import FakeInferenceServer
+    from flask_heady_edge.fake_hf import FakeHuggingFace as FakeInferenceServer
 
     server = FakeInferenceServer(port=0)
     server.start()
