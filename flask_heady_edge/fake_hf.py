@@ -52,20 +52,19 @@ import hashlib
 import json
 import logging
 import socket
-import struct
 import sys
 import threading
-import zlib
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
+from . import fake_hf_outputs as outputs
+
 logger = logging.getLogger(__name__)
 
 FAKE_ORG = "heady-fake"
 LOADING_ESTIMATED_TIME = 7.2
-_CREATED = 1700000000
 
 
 @dataclass(frozen=True)
@@ -214,13 +213,13 @@ class _Handler(BaseHTTPRequestHandler):
         if special is not None:
             special(self, model, payload)
         elif task == "chat" and isinstance(payload, dict) and payload.get("stream"):
-            self._event_stream(_chat_chunks(model, payload))
+            self._event_stream(outputs.chat_chunks(model, payload))
         elif task == "chat":
-            self._json(200, _chat_completion(model, payload))
+            self._json(200, outputs.chat_completion(model, payload))
         elif task == "feature-extraction":
-            self._json(200, _embeddings(model, payload))
+            self._json(200, outputs.embeddings(model, payload))
         else:
-            self._json(200, _classification(model, payload))
+            self._json(200, outputs.classification(model, payload))
 
     def do_GET(self) -> None:
         self._json(405, {"error": "Method Not Allowed"}, [("Allow", "POST")])
@@ -313,134 +312,9 @@ def _route(path: str, payload: Any) -> tuple[str, str] | None:
     return None
 
 
-def _numbers(model: str, value: Any, count: int) -> list[float]:
-    """``count`` numbers in [0, 1), fixed by the model and the input."""
-    seed = json.dumps([model, value], sort_keys=True).encode()
-    digest = hashlib.sha256(seed).digest()
-    while len(digest) < count * 2:
-        digest += hashlib.sha256(digest).digest()
-
-    return [
-        round(struct.unpack(">H", digest[i * 2 : i * 2 + 2])[0] / 65536, 6)
-        for i in range(count)
-    ]
-
-
-def _inputs(payload: Any) -> list[Any]:
-    inputs = payload.get("inputs", "") if isinstance(payload, dict) else payload
-    return inputs if isinstance(inputs, list) else [inputs]
-
-
-def _classification(model: str, payload: Any) -> list[list[dict[str, Any]]]:
-    results = []
-    for value in _inputs(payload):
-        positive = _numbers(model, value, 1)[0]
-        scores = [("POSITIVE", positive), ("NEGATIVE", round(1 - positive, 6))]
-        scores.sort(key=lambda item: item[1], reverse=True)
-        results.append([{"label": label, "score": score} for label, score in scores])
-
-    return results
-
-
-def _embeddings(model: str, payload: Any) -> list[list[float]]:
-    return [
-        [round(number * 2 - 1, 6) for number in _numbers(model, value, 8)]
-        for value in _inputs(payload)
-    ]
-
-
-def _reply(model: str, payload: dict[str, Any]) -> str:
-    messages = payload.get("messages") or [{}]
-    last = messages[-1].get("content", "") if isinstance(messages[-1], dict) else ""
-    return f"Fake {model or 'model'} heard: {last}"
-
-
-def _completion_id(model: str, payload: Any) -> str:
-    seed = json.dumps([model, payload.get("messages")], sort_keys=True).encode()
-    return "chatcmpl-" + hashlib.sha256(seed).hexdigest()[:24]
-
-
-def _chat_completion(model: str, payload: dict[str, Any]) -> dict[str, Any]:
-    reply = _reply(model, payload)
-    return {
-        "id": _completion_id(model, payload),
-        "object": "chat.completion",
-        "created": _CREATED,
-        "model": model,
-        "system_fingerprint": "fake",
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": reply},
-                "logprobs": None,
-                "finish_reason": "stop",
-            }
-        ],
-        "usage": {
-            "prompt_tokens": 8,
-            "completion_tokens": len(reply.split()),
-            "total_tokens": 8 + len(reply.split()),
-        },
-    }
-
-
-def _chat_chunks(model: str, payload: dict[str, Any]) -> list[dict[str, Any]]:
-    words = _reply(model, payload).split(" ")
-    deltas: list[dict[str, Any]] = [
-        {"role": "assistant", "content": word if i == 0 else f" {word}"}
-        for i, word in enumerate(words)
-    ]
-    chunks = []
-    for i, delta in enumerate([*deltas, {}]):
-        chunks.append(
-            {
-                "id": _completion_id(model, payload),
-                "object": "chat.completion.chunk",
-                "created": _CREATED,
-                "model": model,
-                "system_fingerprint": "fake",
-                "choices": [
-                    {
-                        "index": 0,
-                        "delta": delta,
-                        "logprobs": None,
-                        "finish_reason": "stop" if i == len(deltas) else None,
-                    }
-                ],
-            }
-        )
-
-    return chunks
-
-
-def tiny_png(seed: bytes, size: int = 16) -> bytes:
-    """A ``size`` x ``size`` RGB PNG whose colours follow from ``seed``."""
-    red, green, blue = hashlib.sha256(seed).digest()[:3]
-    rows = b"".join(
-        b"\x00"
-        + b"".join(
-            bytes(((red + x * 8) % 256, (green + y * 8) % 256, blue))
-            for x in range(size)
-        )
-        for y in range(size)
-    )
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
-
-    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows, 9))
-        + chunk(b"IEND", b"")
-    )
-
-
 def _text_to_image(handler: _Handler, model: str, payload: Any) -> None:
-    prompt = json.dumps(_inputs(payload), sort_keys=True).encode()
-    handler._send(200, tiny_png(prompt), "image/png")
+    prompt = json.dumps(outputs.inputs_of(payload), sort_keys=True).encode()
+    handler._send(200, outputs.tiny_png(prompt), "image/png")
 
 
 def _loading(handler: _Handler, model: str, payload: Any) -> None:
@@ -487,7 +361,7 @@ def _moved(handler: _Handler, model: str, payload: Any) -> None:
 def _cookie(handler: _Handler, model: str, payload: Any) -> None:
     handler._json(
         200,
-        _classification(model, payload),
+        outputs.classification(model, payload),
         [("Set-Cookie", "fake_session=abc123; Path=/")],
     )
 
@@ -502,7 +376,7 @@ def _blob(handler: _Handler, model: str, payload: Any) -> None:
 
 def _any_event_stream(handler: _Handler, model: str, payload: Any) -> None:
     document = payload if isinstance(payload, dict) else {}
-    handler._event_stream(_chat_chunks(model, document))
+    handler._event_stream(outputs.chat_chunks(model, document))
 
 
 _SPECIAL = {
@@ -530,7 +404,10 @@ def main(argv: list[str] | None = None) -> None:
     options = parser.parse_args(argv)
 
     fake = FakeHuggingFace(options.host, options.port, options.event_delay)
-    print(f"Fake Hugging Face inference server on {fake.url} (Ctrl-C stops it)")
+    print(
+        f"Fake Hugging Face inference server on {fake.url} (Ctrl-C stops it)",
+        flush=True,
+    )
     try:
         fake.server.serve_forever()
     except KeyboardInterrupt:

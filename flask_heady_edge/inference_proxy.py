@@ -176,12 +176,11 @@ class InferenceProxy:
             return response
         finally:
             self.local.finish(request.key, flight, outcome)
-            if self.shared is not None and lead is not None and lead.leading:
-                if lead.token is not None:
-                    # A stored answer is found in the cache; only what was
-                    # not stored needs publishing for the waiters.
-                    published = None if stored else outcome
-                    self.shared.settle(request.key, lead.token, published)
+            if self.shared and lead and lead.leading and lead.token is not None:
+                # Waiters find a stored answer in the cache; only what was not
+                # stored needs publishing for them.
+                published = None if stored else outcome
+                self.shared.settle(request.key, lead.token, published)
 
     def _forward(
         self, request: InferenceRequest, label: str, store: bool

@@ -140,6 +140,12 @@ def _read_body(limit: int) -> bytes:
     if size > limit:
         raise BodyTooLarge(limit)
 
+    # Servers that frame the body themselves may hand over a short one when
+    # the client hangs up; a truncated body must not reach the upstream.
+    declared = request.content_length
+    if declared is not None and size != declared:
+        raise IncompleteBody("The request body ended before its declared length.")
+
     return b"".join(parts)
 
 

@@ -181,13 +181,13 @@ class RedisFlights:
         self.cache.call(self._release, keys=[self._name(f"{key}:lock")], args=[token])
 
     def _look(self, key: str, token: str) -> Entry | Outcome:
-        outcome_key = f"{key}:flight:{token}"
-        values = self.cache.call(self.cache.backend.get_many, key, outcome_key)
-        if values is None:
-            return None
+        # Two reads rather than one MGET: in a Redis Cluster the two keys may
+        # live on different nodes.
+        entry = self.cache.entry_from(self.cache.call(self.cache.backend.get, key))
+        if entry is not None:
+            return entry
 
-        stored, published = values
-        return self.cache.entry_from(stored) or _decode(published)
+        return _decode(self.cache.call(self.cache.backend.get, f"{key}:flight:{token}"))
 
     def _name(self, key: str) -> str:
         prefix = getattr(self.cache.backend, "key_prefix", "")

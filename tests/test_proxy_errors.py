@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import requests
 
@@ -134,3 +136,27 @@ def test_chunked_body_of_exactly_the_limit_is_forwarded(
     assert (exact.status_code, over.status_code) == (200, 413)
     assert [call.body for call in fake_hf.calls] == [b"a" * 999 + b"b"]
     assert fake_hf.calls[0].headers["content-length"] == "1000"
+
+
+def test_body_shorter_than_its_content_length_is_a_400_problem(
+    hf_app: HfAppFactory, fake_hf: FakeHuggingFace
+) -> None:
+    with (
+        serve(hf_app()) as url,
+        socket.create_connection(
+            (urlsplit(url).hostname, urlsplit(url).port), timeout=10
+        ) as connection,
+    ):
+        connection.sendall(
+            f"POST {MODEL_URL} HTTP/1.1\r\nHost: x\r\n"
+            f"x-heady-api-key: {KEY_HEADER['x-heady-api-key']}\r\n"
+            "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+            '{"inputs": '.encode()
+        )
+        # The client stops sending: the body ends 89 bytes early.
+        connection.shutdown(socket.SHUT_WR)
+        answer = connection.makefile("rb").read()
+
+    assert answer.startswith(b"HTTP/1.1 400 ")
+    assert b"urn:heady-edge:problem:incomplete-body" in answer
+    assert fake_hf.calls == []

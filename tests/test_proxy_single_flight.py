@@ -122,11 +122,18 @@ def test_apps_sharing_redis_make_one_call_between_them(
         errors = post_together(
             [f"{one}{LOADING_URL}", f"{two}{LOADING_URL}"] * 3, {"inputs": "shared"}
         )
+        cut = "/api/hf/hf-inference/models/heady-fake/cut-short"
+        problems = post_together([f"{one}{cut}", f"{two}{cut}"], {"inputs": "shared"})
 
     assert [call.path for call in fake_hf.calls] == [
         "/hf-inference/models/acme/sentiment",
         "/hf-inference/models/heady-fake/loading",
+        "/hf-inference/models/heady-fake/cut-short",
     ]
     assert len({answer.content for answer in answers}) == 1
     assert {answer.status_code for answer in errors} == {503}
     assert {answer.headers["Retry-After"] for answer in errors} == {"8"}
+    assert {answer.status_code for answer in problems} == {502}
+    assert {answer.json()["type"] for answer in problems} == {
+        "urn:heady-edge:problem:upstream-cut-short"
+    }
