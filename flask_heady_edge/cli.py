@@ -269,7 +269,7 @@ def hash_assets_command(public_dir: Path | None, check: bool) -> None:
         click.echo(f"{verb}: {rename.old} -> {rename.new}")
 
     if plan.problems:
-        raise click.ClickException("index.html refers to files that are not there")
+        raise click.ClickException("index.html has references that cannot be hashed")
 
     if check and plan.renames:
         raise click.ClickException(
