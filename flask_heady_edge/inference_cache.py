@@ -16,6 +16,7 @@ from flask import Flask
 from flask_caching import Cache
 
 from .config import Settings
+from .errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -140,7 +141,17 @@ class InferenceCache:
             "CACHE_DEFAULT_TIMEOUT": settings.cache_ttl,
         }
         cache = Cache(with_jinja2_ext=False)
-        cache.init_app(app, config=config)
+        try:
+            cache.init_app(app, config=config)
+        except (ImportError, RuntimeError, ValueError) as error:
+            # The message is left out: it may quote a store URL and password.
+            raise ConfigError(
+                "HEADY_CACHE_TYPE",
+                f"cannot set up a {config['CACHE_TYPE']!r} store"
+                f" ({type(error).__name__}; is its client library installed"
+                " and are its HEADY_CACHE_* settings right?)",
+            ) from None
+
         backend: BaseCache = app.extensions["cache"][cache]
         return cls(backend, settings.cache_ttl)
 

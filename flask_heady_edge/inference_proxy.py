@@ -63,14 +63,14 @@ class InferenceRequest:
         cls, path: str, query: str, headers: HeaderSource, body: bytes
     ) -> InferenceRequest:
         facts = describe_request("POST", path, query, headers, body)
-        return cls(
-            path,
-            query,
-            forwarded_headers(headers),
-            body,
-            facts.key,
-            cache_policy(headers, facts.streaming),
-        )
+        policy = cache_policy(headers, facts.streaming)
+        forwarded = forwarded_headers(headers)
+        if policy is CachePolicy.REFRESH:
+            # Protocol 3.8: the upstream skips its own cache too, told in the
+            # one spelling it knows, whichever way the client asked.
+            forwarded["x-use-cache"] = "false"
+
+        return cls(path, query, forwarded, body, facts.key, policy)
 
 
 def cache_policy(headers: HeaderSource, streaming: bool) -> CachePolicy:
@@ -196,7 +196,6 @@ class InferenceProxy:
             relayed, quota = relayed_headers(upstream)
             if _is_event_stream(upstream):
                 # Protocol 3.10: never buffered, never stored, never shared.
-                relayed.append(("X-Accel-Buffering", "no"))
                 body, complete = b"", False
             else:
                 body, complete = read_up_to(upstream, self.buffer_limit)

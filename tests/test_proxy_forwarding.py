@@ -323,3 +323,10 @@ def test_health_reports_an_unreachable_upstream_without_its_credentials(
     assert report["parts"]["upstream"]["state"] == "down"
     assert report["parts"]["upstream"]["base_url"] == f"http://127.0.0.1:{port}/v1"
     assert "pa55word" not in json.dumps(report)
+
+
+def test_unknown_cache_type_fails_at_startup_naming_the_key(
+    make_app: AppFactory,
+) -> None:
+    with pytest.raises(ConfigError, match="HEADY_CACHE_TYPE.*'NoSuchCache'"):
+        make_app(HEADY_CACHE_TYPE="NoSuchCache")
