@@ -10,7 +10,9 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
+from requests import PreparedRequest
 from requests.adapters import HTTPAdapter
+from requests.auth import AuthBase
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import ReadTimeoutError
 
@@ -62,8 +64,7 @@ class Upstream:
     def __init__(self, base_url: str, token: str | None, timeout: float) -> None:
         self.base_url = base_url
         self.timeout = timeout
-        self._authorization = f"Bearer {token}" if token else None
-        self.session = _pooled_session()
+        self.session = _pooled_session(token)
         self._failing_since: float | None = None
 
     @property
@@ -82,15 +83,11 @@ class Upstream:
     ) -> requests.Response:
         """POST ``body`` to ``{base_url}/{path}?{query}``; the body stays unread."""
         url = f"{self.base_url}/{path}?{query}" if query else f"{self.base_url}/{path}"
-        outgoing = dict(headers)
-        if self._authorization:
-            outgoing["Authorization"] = self._authorization
-
         try:
             response = self.session.post(
                 url,
                 data=body,
-                headers=outgoing,
+                headers=dict(headers),
                 timeout=self.timeout,
                 allow_redirects=False,
                 stream=True,
@@ -237,8 +234,26 @@ class RelayedBody:
             self.response.close()
 
 
-def _pooled_session() -> requests.Session:
+class _ServerToken(AuthBase):
+    """``Authorization: Bearer HEADY_HF_TOKEN``, or nothing without a token.
+
+    Set as the session's auth, it also keeps requests from reaching for
+    ``~/.netrc`` or credentials in the base URL, which would replace it.
+    """
+
+    def __init__(self, token: str | None) -> None:
+        self._authorization = f"Bearer {token}" if token else None
+
+    def __call__(self, request: PreparedRequest) -> PreparedRequest:
+        if self._authorization:
+            request.headers["Authorization"] = self._authorization
+
+        return request
+
+
+def _pooled_session(token: str | None) -> requests.Session:
     session = requests.Session()
+    session.auth = _ServerToken(token)
     adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE)
     session.mount("http://", adapter)
     session.mount("https://", adapter)

@@ -330,3 +330,15 @@ def test_unknown_cache_type_fails_at_startup_naming_the_key(
 ) -> None:
     with pytest.raises(ConfigError, match="HEADY_CACHE_TYPE.*'NoSuchCache'"):
         make_app(HEADY_CACHE_TYPE="NoSuchCache")
+
+
+def test_credentials_in_the_base_url_never_replace_the_server_token(
+    hf_app: HfAppFactory, fake_hf: FakeHuggingFace
+) -> None:
+    base = fake_hf.url.replace("http://", "http://user:pa55word@")
+    client = hf_app(HEADY_HF_BASE_URL=base).test_client()
+
+    response = client.post(MODEL_URL, json={"inputs": "x"}, headers=KEY_HEADER)
+
+    assert response.status_code == 200
+    assert fake_hf.calls[0].headers["authorization"] == f"Bearer {SERVER_TOKEN}"
