@@ -37,39 +37,43 @@ OUR_PACKAGE = os.sep + "flask_heady_edge" + os.sep
 WsgiCall = Callable[[], None]
 
 
+CASES = ("echo", "hit", "static", "static-304")
+
+
 @dataclass
 class Case:
-    """Two apps answering the same request: the alternative and the gateway."""
+    """The gateway, and the alternatives answering the same request."""
 
-    alternative_name: str
-    alternative: WsgiCall
     gateway: WsgiCall
+    alternatives: dict[str, WsgiCall]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python benchmarks/hotpath.py")
-    parser.add_argument("--case", choices=("echo", "hit", "static"), default="echo")
+    parser.add_argument("--case", choices=CASES, default="echo")
     parser.add_argument("--requests", type=int, default=20_000)
     parser.add_argument("--storage", default="memory://")
     arguments = parser.parse_args()
     os.environ["HEADY_RATELIMIT_STORAGE_URI"] = arguments.storage
+    count = arguments.requests
 
     with _case(arguments.case) as case:
-        count = arguments.requests
-        for call in (case.alternative, case.gateway):
+        calls = {"gateway": case.gateway, **case.alternatives}
+        for call in calls.values():
             for _ in range(count // 10):
                 call()
 
-        alternative = _per_call(case.alternative, count)
-        gateway = _per_call(case.gateway, count)
         print(f"{arguments.case}: µs per request, in-process, {count} requests")
-        print(f"  {case.alternative_name:<28}{alternative:8.1f}")
-        print(f"  {'gateway':<28}{gateway:8.1f}")
-        print(f"  {'gateway adds':<28}{gateway - alternative:8.1f}")
+        took = {name: _per_call(call, count) for name, call in calls.items()}
+        for name, micros in took.items():
+            extra = micros - took["gateway"]
+            versus = f"   gateway {-extra:+.1f}" if name != "gateway" else ""
+            print(f"  {name:<36}{micros:8.1f}{versus}")
+
         if arguments.case == "echo":
             print("\nparts of the guard, timed alone (µs per call)")
-            for name, took in _guard_parts(count):
-                print(f"  {name:<28}{took:8.2f}")
+            for name, micros in _guard_parts(count):
+                print(f"  {name:<36}{micros:8.2f}")
 
         print("\nprofile of the gateway: frames of flask_heady_edge")
         _profile(case.gateway, count)
@@ -83,9 +87,8 @@ def _case(name: str) -> Iterator[Case]:
 
         request = {"path": "/api/echo", "headers": {API_KEY_HEADER: API_KEY}}
         yield Case(
-            "bare Flask",
-            _caller(bare_app.create_app(), request),
             _caller(gateway_app.create_app(), request),
+            {"bare Flask": _caller(bare_app.create_app(), request)},
         )
 
     elif name == "hit":
@@ -101,12 +104,16 @@ def _case(name: str) -> Iterator[Case]:
                 "data": INFERENCE_REQUEST,
                 "content_type": "application/json",
             }
-            gateway = _caller(gateway_app.create_app(), request)
+            gateway_app_ = gateway_app.create_app()
+            gateway = _caller(gateway_app_, request)
             gateway()
+            plain = {**request, "path": f"/api/plain/{MODEL_PATH}"}
             yield Case(
-                "bare Flask, same bytes",
-                _caller(bare_app.create_app(), request),
                 gateway,
+                {
+                    "bare Flask, same bytes": _caller(bare_app.create_app(), request),
+                    "gateway route, no cache": _caller(gateway_app_, plain),
+                },
             )
 
     else:
@@ -116,14 +123,28 @@ def _case(name: str) -> Iterator[Case]:
 
             os.environ["HEADY_PUBLIC_DIR"] = os.environ["BENCH_PUBLIC_DIR"] = public
             import gateway_app
+            import sendfile_app
             import whitenoise_app
 
-            request = {"path": "/asset.js"}
-            yield Case(
-                "WhiteNoise",
-                _caller(whitenoise_app.create_app(), request),
-                _caller(gateway_app.create_app(), request),
-            )
+            apps = {
+                "gateway": gateway_app.create_app(),
+                "WhiteNoise": whitenoise_app.create_app(),
+                "send_from_directory": sendfile_app.create_app(),
+            }
+            revalidate = name == "static-304"
+            calls = {
+                label: _caller(app, _asset_request(app, revalidate), revalidate)
+                for label, app in apps.items()
+            }
+            yield Case(calls.pop("gateway"), calls)
+
+
+def _asset_request(app: Flask, revalidate: bool) -> dict[str, Any]:
+    if not revalidate:
+        return {"path": "/asset.js"}
+
+    etag = app.test_client().get("/asset.js").headers["ETag"]
+    return {"path": "/asset.js", "headers": {"If-None-Match": etag}}
 
 
 @contextmanager
@@ -139,8 +160,11 @@ def _upstream() -> Iterator[str]:
         thread.join(timeout=10)
 
 
-def _caller(app: Flask, request: dict[str, Any]) -> WsgiCall:
-    """One request to ``app``, its answer read whole; fails unless 200."""
+def _caller(
+    app: Flask, request: dict[str, Any], not_modified: bool = False
+) -> WsgiCall:
+    """One request to ``app``, its answer read whole; fails unless 200 (or 304)."""
+    expected = "304" if not_modified else "200"
     environ = EnvironBuilder(
         environ_base={"REMOTE_ADDR": "127.0.0.1"}, **request
     ).get_environ()
@@ -149,7 +173,7 @@ def _caller(app: Flask, request: dict[str, Any]) -> WsgiCall:
     def start_response(
         status: str, headers: list[tuple[str, str]], exc_info: Any = None, /
     ) -> Callable[[bytes], object]:
-        if not status.startswith("200"):
+        if not status.startswith(expected):
             raise RuntimeError(f"{request['path']} answered {status}")
 
         return len
@@ -169,8 +193,10 @@ def _caller(app: Flask, request: dict[str, Any]) -> WsgiCall:
     return call
 
 
-def _per_call(call: Callable[[], object], count: int) -> float:
-    return timeit.timeit(call, number=count) / count * 1e6
+def _per_call(call: Callable[[], object], count: int, rounds: int = 5) -> float:
+    """µs per call: the best of a few rounds, as other work only slows one."""
+    size = max(1, count // rounds)
+    return min(timeit.repeat(call, number=size, repeat=rounds)) / size * 1e6
 
 
 def _guard_parts(count: int) -> list[tuple[str, float]]:

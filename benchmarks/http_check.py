@@ -28,15 +28,15 @@ def fetch(base_url: str, request: Request, timeout: float = 30.0) -> Answer:
     connection = http.client.HTTPConnection(
         parts.hostname or "127.0.0.1", parts.port, timeout=timeout
     )
-    body = request.body
+    sent = request.body
     if request.unique_bodies:
-        body = json.dumps({"inputs": uuid.uuid4().hex})
+        sent = json.dumps({"inputs": uuid.uuid4().hex})
 
     try:
         connection.request(
             request.method,
             request.path,
-            body=body.encode() if body is not None else None,
+            body=sent.encode() if sent is not None else None,
             headers=request.headers,
         )
         response = connection.getresponse()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass, field
 
 COLUMNS = ("#", "measurement", "ours", "alternative", "ratio", "target", "result")
@@ -10,20 +9,25 @@ COLUMNS = ("#", "measurement", "ours", "alternative", "ratio", "target", "result
 
 @dataclass(frozen=True)
 class Measure:
-    """One number of a row; ``samples`` are its rounds, ``value`` their median."""
+    """One number of a row: the best of its rounds.
+
+    Other work on the machine can only slow a round down, never speed it up,
+    so the best round is the one closest to what the code itself costs.
+    """
 
     samples: tuple[float, ...]
     unit: str
     #: Who produced it, when that is not the gateway (e.g. ``WhiteNoise``).
     name: str = ""
+    higher_is_better: bool = True
 
     @property
     def value(self) -> float:
-        return statistics.median(self.samples)
+        return max(self.samples) if self.higher_is_better else min(self.samples)
 
     @property
     def spread(self) -> float:
-        """Half the range of the rounds, as a share of the median."""
+        """Half the range of the rounds, as a share of the value kept."""
         if len(self.samples) < 2 or not self.value:
             return 0.0
 
@@ -36,8 +40,10 @@ class Measure:
         return f"{who}{number} {self.unit}{spread}"
 
 
-def single(value: float, unit: str, name: str = "") -> Measure:
-    return Measure((value,), unit, name)
+def single(
+    value: float, unit: str, name: str = "", higher_is_better: bool = True
+) -> Measure:
+    return Measure((value,), unit, name, higher_is_better)
 
 
 @dataclass(frozen=True)

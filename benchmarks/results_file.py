@@ -33,8 +33,9 @@ METHOD = """\
   VmHWM after its reset) while a client reads {stream} at {rate}/s, against
   the worker's resident memory just before the request.
 - Row 6 builds the app in a fresh process for each folder and times it up to
-  its first answer; the memory is what `tracemalloc` sees retained by the app
-  after that answer (the Flask app itself included, for both sides).
+  its first answer (the best of the rounds); the memory is what `tracemalloc`
+  sees held by the app after that answer (the Flask app itself included, for
+  both sides). Its throughput rows load the three folders' servers in turn.
 """
 
 
@@ -96,8 +97,9 @@ def _rounds_text(rounds: int) -> str:
 
     return (
         f"Each side of a comparison is measured {rounds} times, the sides\n"
-        "  taking turns, and the table shows the median; `±` is half the range\n"
-        "  of the rounds, as a share of the median."
+        "  taking turns, and the table shows the best round: other work on the\n"
+        "  machine can slow a round down but never speed it up. `±` is half the\n"
+        "  range of the rounds, as a share of the best."
     )
 
 

@@ -71,13 +71,13 @@ def memory_rows(bench: Bench) -> list[Row]:
         Row(
             "5",
             f"worker memory growth, {label} upstream answer to a slow client",
-            single(proxy_growth, "MiB"),
+            single(proxy_growth, "MiB", higher_is_better=False),
             target=below(GROWTH_LIMIT_MIB, "MiB"),
         ),
         Row(
             "5",
             f"worker memory growth, {label} static file to a slow client",
-            single(static_growth, "MiB"),
+            single(static_growth, "MiB", higher_is_better=False),
             target=below(GROWTH_LIMIT_MIB, "MiB"),
         ),
     ]
