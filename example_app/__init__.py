@@ -68,9 +68,9 @@ def _demo_key(folder: Path) -> str:
 
 
 def _start_fake_upstream() -> str:
-    from flask_heady_edge.fake_hf import FakeHuggingFace as FakeInferenceServer
+    from flask_heady_edge.fake_hf import FakeHuggingFace
 
-    server = FakeInferenceServer(port=0)
+    server = FakeHuggingFace(port=0)
     server.start()
     print(
         f" * HEADY_HF_BASE_URL is not set: proxying to the fake Hugging Face"
