@@ -27,8 +27,10 @@ class ApiKeys:
 
         # WSGI hands header values over as latin-1 decoded strings (PEP 3333),
         # so encoding back to latin-1 recovers the bytes the client sent.
+        # Surrounding spaces and tabs are not part of a field value (RFC 9110
+        # 5.5), whatever the server left of them.
         try:
-            digest = _digest(presented.encode("latin-1"))
+            digest = _digest(presented.strip(" \t").encode("latin-1"))
         except UnicodeEncodeError:
             return False
 

@@ -69,8 +69,14 @@ def _parse(value: str) -> IPAddress | None:
     except ValueError:
         return None
 
-    # An IPv4 client reached over an IPv6 socket arrives as ::ffff:a.b.c.d.
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        return address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        # An IPv4 client reached over an IPv6 socket arrives as ::ffff:a.b.c.d.
+        if address.ipv4_mapped:
+            return address.ipv4_mapped
+
+        # A zone (fe80::1%eth0) names the sender's interface, not another
+        # client: without this, each made-up zone would get its own budget.
+        if address.scope_id:
+            return ipaddress.IPv6Address(int(address))
 
     return address

@@ -100,14 +100,14 @@ def read_settings(
         or _reject("HEADY_RATELIMIT_STORAGE_URI", "must not be empty"),
         ratelimit_fail_open=value.flag("HEADY_RATELIMIT_FAIL_OPEN"),
         trusted_proxies=_networks(value.items("HEADY_TRUSTED_PROXIES")),
-        client_ip_header=value.text("HEADY_CLIENT_IP_HEADER") or None,
+        client_ip_header=_header_name(value.text("HEADY_CLIENT_IP_HEADER")),
         hf_base_url=_base_url(value.text("HEADY_HF_BASE_URL")),
-        hf_token=value.text("HEADY_HF_TOKEN") or None,
+        hf_token=_token(value.text("HEADY_HF_TOKEN")),
         hf_timeout=value.number("HEADY_HF_TIMEOUT", positive=True),
         cache_ttl=int(value.number("HEADY_CACHE_TTL", whole=True)),
         cache_max_bytes=int(value.number("HEADY_CACHE_MAX_BYTES", whole=True)),
         max_body_bytes=int(value.number("HEADY_MAX_BODY_BYTES", whole=True)),
-        public_dir=_public_dir(config, value.text("HEADY_PUBLIC_DIR"), root_path),
+        public_dir=_public_dir(config, value.raw("HEADY_PUBLIC_DIR"), root_path),
         static_url_prefix=_path_prefix(
             "HEADY_STATIC_URL_PREFIX", value.text("HEADY_STATIC_URL_PREFIX")
         ),
@@ -129,7 +129,7 @@ class _Reader:
         self.config = config
 
     def raw(self, key: str) -> Any:
-        return self.config.get(key, DEFAULTS[key])
+        return self.config.get(key, DEFAULTS.get(key))
 
     def text(self, key: str) -> str:
         value = self.raw(key)
@@ -161,6 +161,10 @@ class _Reader:
             if isinstance(value, bool):
                 raise TypeError(value)
 
+            if isinstance(value, str) and not value.isascii():
+                # int() and float() read other scripts' digits too.
+                raise ValueError(value)
+
             number = float(value) if not whole else _whole(value)
             if not math.isfinite(number):
                 # float() reads "nan" and "inf", which no timeout or size can be.
@@ -186,7 +190,9 @@ class _Reader:
         try:
             items = [str(item).strip() for item in value]
         except TypeError:
-            raise ConfigError(key, f"expected a list, got {value!r}") from None
+            # No value in the message: this key may hold secrets.
+            kind = type(value).__name__
+            raise ConfigError(key, f"expected a list, got a {kind}") from None
 
         return [item for item in items if item]
 
@@ -242,6 +248,13 @@ def _rate_limits(value: Any) -> tuple[RateLimitItem, ...]:
     if not limits:
         raise ConfigError("HEADY_RATE_LIMIT", f"no limit in {value!r}")
 
+    # ``limits`` reads a window of "0 seconds" as one second; refuse it here.
+    empty_window = re.search(r"(?:per|/)\s*0+\s*[a-z]", value, re.IGNORECASE)
+    if empty_window or any(item.amount < 1 for item in limits):
+        raise ConfigError(
+            "HEADY_RATE_LIMIT", f"{value!r} allows nothing or has an empty window"
+        )
+
     return tuple(limits)
 
 
@@ -260,6 +273,13 @@ def _networks(entries: list[str]) -> tuple[IPNetwork, ...]:
 
 def _base_url(value: str) -> str:
     parts = urlsplit(value)
+    try:
+        parts.port  # noqa: B018 - reading it raises ValueError for a bad port
+    except ValueError:
+        raise ConfigError(
+            "HEADY_HF_BASE_URL", "the port is not a number from 0 to 65535"
+        ) from None
+
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise ConfigError(
             "HEADY_HF_BASE_URL", f"expected an http(s) URL, got {value!r}"
@@ -271,16 +291,55 @@ def _base_url(value: str) -> str:
     return value.rstrip("/")
 
 
-def _public_dir(config: Mapping[str, Any], value: str, root_path: str) -> str | None:
-    folder = os.path.join(root_path, value) if value else root_path
-    if os.path.isdir(folder):
-        return os.path.realpath(folder)
+def _public_dir(config: Mapping[str, Any], value: Any, root_path: str) -> str | None:
+    if not isinstance(value, (str, os.PathLike)) or not str(value).strip():
+        raise ConfigError(
+            "HEADY_PUBLIC_DIR",
+            "must name a folder (leave it unset for the default 'public')",
+        )
 
-    if "HEADY_PUBLIC_DIR" in config:
-        raise ConfigError("HEADY_PUBLIC_DIR", f"no such folder: {folder}")
+    folder = os.path.realpath(os.path.join(root_path, value))
+    if not os.path.isdir(folder):
+        if "HEADY_PUBLIC_DIR" in config:
+            raise ConfigError("HEADY_PUBLIC_DIR", f"no such folder: {folder}")
 
-    logger.info("No %s folder; static assets are not served.", folder)
-    return None
+        logger.info("No %s folder; static assets are not served.", folder)
+        return None
+
+    # Serving the app's own folder, or one above it, would publish its code,
+    # its instance folder and whatever secrets lie beside them.
+    app_folder = os.path.realpath(root_path)
+    if os.path.commonpath([folder, app_folder]) == folder:
+        raise ConfigError(
+            "HEADY_PUBLIC_DIR",
+            f"{folder} holds the app's own folder {app_folder};"
+            " name a folder that holds only public files",
+        )
+
+    return folder
+
+
+def _header_name(value: str) -> str | None:
+    # RFC 9110 5.1: a field name is a token.
+    if value and not re.fullmatch(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+", value):
+        raise ConfigError("HEADY_CLIENT_IP_HEADER", f"not a header name: {value!r}")
+
+    return value or None
+
+
+def _token(value: str) -> str | None:
+    """The upstream token must be sendable as a header value.
+
+    Checked here so that a bad token fails at startup, rather than on every
+    request with an error that would quote it. The message never does.
+    """
+    if value and not re.fullmatch(r"[\x21-\x7e]+", value):
+        raise ConfigError(
+            "HEADY_HF_TOKEN",
+            "holds a space, a line break or a non-ASCII character",
+        )
+
+    return value or None
 
 
 def _pattern(value: str) -> re.Pattern[str] | None:
@@ -295,11 +354,31 @@ def _pattern(value: str) -> re.Pattern[str] | None:
         ) from None
 
 
+# Flask-Caching settings that must not stay strings when they come from the
+# environment: cachelib compares and adds them as numbers, flags and lists.
+_CACHE_NUMBERS = {"THRESHOLD", "DEFAULT_TIMEOUT", "REDIS_PORT", "REDIS_DB"}
+_CACHE_FLAGS = {"IGNORE_ERRORS", "NO_NULL_WARNING", "SOURCE_CHECK"}
+_CACHE_LISTS = {"MEMCACHED_SERVERS", "REDIS_SENTINELS"}
+
+
 def _cache_config(config: Mapping[str, Any]) -> dict[str, Any]:
     """Map ``HEADY_CACHE_*`` to Flask-Caching's ``CACHE_*``, and nothing else."""
+    value = _Reader(config)
     cache_config = {"CACHE_TYPE": DEFAULTS["HEADY_CACHE_TYPE"]}
-    for key, value in config.items():
-        if key.startswith("HEADY_CACHE_") and key not in _OWN_CACHE_KEYS:
-            cache_config[key.removeprefix("HEADY_")] = value
+    for key in config:
+        if not key.startswith("HEADY_CACHE_") or key in _OWN_CACHE_KEYS:
+            continue
+
+        name = key.removeprefix("HEADY_CACHE_")
+        if name in _CACHE_NUMBERS:
+            converted: Any = int(value.number(key, whole=True))
+        elif name in _CACHE_FLAGS:
+            converted = value.flag(key)
+        elif name in _CACHE_LISTS and isinstance(config[key], str):
+            converted = value.items(key)
+        else:
+            converted = config[key]
+
+        cache_config[f"CACHE_{name}"] = converted
 
     return cache_config

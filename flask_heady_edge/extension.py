@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 from functools import partial
+from typing import Any
 
 from flask import Blueprint, Flask, Response, request
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from . import health
 from .auth import API_KEY_HEADER, ApiKeys
+from .body import CappedBody
 from .client_ip import ClientAddressResolver
 from .config import read_settings
 from .errors import BodyTooLarge, InvalidApiKey, Problem
@@ -48,6 +50,9 @@ class HeadyEdge:
             self.init_app(app)
 
     def init_app(self, app: Flask) -> None:
+        if STATE_KEY in app.extensions:
+            raise RuntimeError("HeadyEdge is already set up on this app.")
+
         settings = read_settings(app.config, app.root_path, app.debug)
         state = EdgeState(
             settings=settings,
@@ -90,15 +95,16 @@ def _guard(state: EdgeState) -> Response | WerkzeugResponse | None:
 
     Counting comes first so that requests with a wrong key, and requests for
     paths that match no route, use up the same budget: key guessing and
-    probing are limited like any other traffic. ``OPTIONS`` preflights pass
-    uncounted and unauthenticated, to the app's CORS handling.
+    probing are limited like any other traffic. CORS preflights pass
+    uncounted and unauthenticated, to the app's CORS handling; any other
+    ``OPTIONS`` request is guarded like the rest.
     """
     if not state.settings.is_guarded(request.path):
         return None
 
     environ = request.environ
     environ[_VERDICT] = None
-    if request.method == "OPTIONS":
+    if _is_preflight(environ):
         return None
 
     try:
@@ -111,7 +117,7 @@ def _guard(state: EdgeState) -> Response | WerkzeugResponse | None:
         if not state.keys.verify(environ.get(_API_KEY_ENVIRON)):
             raise InvalidApiKey()
 
-        _check_body_size(state.settings.max_body_bytes)
+        _check_body_size(environ, state.settings.max_body_bytes)
     except Problem as problem:
         # Returned rather than raised, so a host error handler for 401 or
         # 429 cannot swap the problem body for an HTML page, while the host's
@@ -121,14 +127,25 @@ def _guard(state: EdgeState) -> Response | WerkzeugResponse | None:
     return None
 
 
-def _check_body_size(limit: int) -> None:
+def _is_preflight(environ: dict[str, Any]) -> bool:
+    # The Fetch standard's CORS-preflight request: OPTIONS with an Origin
+    # and the method the real request will use.
+    return (
+        environ.get("REQUEST_METHOD") == "OPTIONS"
+        and "HTTP_ORIGIN" in environ
+        and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ
+    )
+
+
+def _check_body_size(environ: dict[str, Any], limit: int) -> None:
     length = request.content_length
-    if length is None:
-        # A chunked body has no length up front; Werkzeug stops reading it
-        # at the limit and answers 413 then.
-        request.max_content_length = limit
-    elif length > limit:
-        raise BodyTooLarge(limit)
+    if length is not None:
+        if length > limit:
+            raise BodyTooLarge(limit)
+    elif "wsgi.input_terminated" in environ:
+        # A chunked body has no length up front. Nothing has read the
+        # stream yet (this hook runs first), so it can still be wrapped.
+        environ["wsgi.input"] = CappedBody(environ["wsgi.input"], limit)
 
 
 def _stamp(response: Response) -> Response:

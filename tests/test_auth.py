@@ -341,3 +341,36 @@ def test_api_keys_match_only_whole_configured_keys() -> None:
     assert keys.verify(API_KEY[:-1]) is False
     assert keys.verify(NON_ASCII_KEY) is False
     assert keys.verify("\udcff") is False
+
+
+def test_options_without_preflight_headers_needs_the_key(make_app: AppFactory) -> None:
+    app = make_app()
+
+    @app.route("/api/items", methods=["GET", "OPTIONS"])
+    def items() -> dict[str, str]:
+        return {"secret": "internal"}
+
+    client = app.test_client()
+
+    bare = client.options("/api/items")
+    origin_only = client.options("/api/items", headers={"Origin": "https://x.example"})
+    keyed = client.options("/api/items", headers={"x-heady-api-key": API_KEY})
+
+    assert_unauthorized(bare)
+    assert_unauthorized(origin_only)
+    assert keyed.status_code == 200
+    assert keyed.get_json() == {"secret": "internal"}
+    assert keyed.headers["X-RateLimit-Remaining"] == "117"
+
+
+def test_spaces_and_tabs_around_the_key_are_not_part_of_it(
+    make_app: AppFactory,
+) -> None:
+    client = make_app().test_client()
+
+    for padded in (f" {API_KEY}", f"{API_KEY}\t", f"\t {API_KEY}  "):
+        answer = client.get("/api/echo", headers={"x-heady-api-key": padded})
+        assert answer.status_code == 200
+
+    inner = API_KEY[:4] + " " + API_KEY[4:]
+    assert_unauthorized(client.get("/api/echo", headers={"x-heady-api-key": inner}))

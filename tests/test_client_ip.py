@@ -137,6 +137,15 @@ def test_ipv6_and_ipv4_mapped_peers_are_matched_against_ranges() -> None:
     )
 
 
+def test_zones_of_one_forwarded_address_share_one_bucket() -> None:
+    zones = [
+        resolve(PROXY, [("X-Forwarded-For", f"fe80::1%{zone}")], PROXY)
+        for zone in ("eth0", "eth1", "7")
+    ]
+
+    assert zones == ["fe80::1", "fe80::1", "fe80::1"]
+
+
 def test_missing_peer_is_one_unknown_client() -> None:
     assert resolve(None, [("X-Forwarded-For", CLIENT)], "10.0.0.0/8") == "unknown"
 

@@ -108,6 +108,24 @@ def test_defaults_of_a_bare_app(tmp_path: Path) -> None:
         ({"HEADY_API_PREFIX": "/"}, "HEADY_API_PREFIX"),
         ({"HEADY_API_PREFIX": "/api/../admin"}, "HEADY_API_PREFIX"),
         ({"HEADY_API_PREFIX": "/api//v1"}, "HEADY_API_PREFIX"),
+        ({"HEADY_RATE_LIMIT": "0 per minute"}, "HEADY_RATE_LIMIT"),
+        ({"HEADY_RATE_LIMIT": "1 per 0 seconds"}, "HEADY_RATE_LIMIT"),
+        ({"HEADY_RATE_LIMIT": "5/minute; 1/0hour"}, "HEADY_RATE_LIMIT"),
+        ({"HEADY_MAX_BODY_BYTES": "\uff11\uff12\uff13"}, "HEADY_MAX_BODY_BYTES"),
+        ({"HEADY_HF_TIMEOUT": "\u0661\u0662"}, "HEADY_HF_TIMEOUT"),
+        ({"HEADY_HF_BASE_URL": "http://127.0.0.1:99999"}, "HEADY_HF_BASE_URL"),
+        ({"HEADY_HF_BASE_URL": "http://127.0.0.1:port"}, "HEADY_HF_BASE_URL"),
+        ({"HEADY_CLIENT_IP_HEADER": "bad header"}, "HEADY_CLIENT_IP_HEADER"),
+        ({"HEADY_CLIENT_IP_HEADER": "X-Real-IP:"}, "HEADY_CLIENT_IP_HEADER"),
+        ({"HEADY_PUBLIC_DIR": ""}, "HEADY_PUBLIC_DIR"),
+        ({"HEADY_PUBLIC_DIR": "  "}, "HEADY_PUBLIC_DIR"),
+        ({"HEADY_PUBLIC_DIR": None}, "HEADY_PUBLIC_DIR"),
+        ({"HEADY_PUBLIC_DIR": "."}, "HEADY_PUBLIC_DIR"),
+        ({"HEADY_PUBLIC_DIR": ".."}, "HEADY_PUBLIC_DIR"),
+        ({"HEADY_PUBLIC_DIR": "/"}, "HEADY_PUBLIC_DIR"),
+        ({"HEADY_CACHE_THRESHOLD": "many"}, "HEADY_CACHE_THRESHOLD"),
+        ({"HEADY_CACHE_REDIS_PORT": "-1"}, "HEADY_CACHE_REDIS_PORT"),
+        ({"HEADY_CACHE_IGNORE_ERRORS": "perhaps"}, "HEADY_CACHE_IGNORE_ERRORS"),
     ],
 )
 def test_bad_value_fails_startup_naming_its_key(
@@ -354,3 +372,70 @@ def test_host_flask_limiter_and_gateway_count_apart(
     assert gateway[-1].headers["Content-Type"] == "application/problem+json"
     assert host_after.status_code == 429
     assert host_after.headers["X-RateLimit-Limit"] == "3"
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["hf_SECRET\nX-Evil: 1", "hf_SECRET\rX", "hf_SE CRET", "hf_SECRET\u20ac"],
+)
+def test_unsendable_token_fails_startup_without_quoting_it(
+    make_app: AppFactory, token: str
+) -> None:
+    error = fails_at_startup(make_app, HEADY_HF_TOKEN=token)
+
+    assert error.key == "HEADY_HF_TOKEN"
+    assert "SECRET" not in "".join(traceback.format_exception(error))
+
+
+def test_key_that_is_not_a_list_is_not_quoted_in_the_error(
+    make_app: AppFactory,
+) -> None:
+    error = fails_at_startup(make_app, HEADY_API_KEY=123456789)
+
+    assert error.key == "HEADY_API_KEY"
+    assert "123456789" not in str(error)
+
+
+def test_cache_settings_from_strings_become_what_flask_caching_expects(
+    tmp_path: Path,
+) -> None:
+    settings = read_settings(
+        {
+            "HEADY_API_KEY": API_KEY,
+            "HEADY_CACHE_TYPE": "RedisCache",
+            "HEADY_CACHE_THRESHOLD": "500",
+            "HEADY_CACHE_REDIS_PORT": " 6380 ",
+            "HEADY_CACHE_IGNORE_ERRORS": "Yes",
+            "HEADY_CACHE_MEMCACHED_SERVERS": "a:11211, b:11211,",
+            "HEADY_CACHE_REDIS_URL": "redis://127.0.0.1:6380/2",
+            "HEADY_CACHE_TTL": "60",
+        },
+        str(tmp_path),
+    )
+
+    assert settings.cache_config == {
+        "CACHE_TYPE": "RedisCache",
+        "CACHE_THRESHOLD": 500,
+        "CACHE_REDIS_PORT": 6380,
+        "CACHE_IGNORE_ERRORS": True,
+        "CACHE_MEMCACHED_SERVERS": ["a:11211", "b:11211"],
+        "CACHE_REDIS_URL": "redis://127.0.0.1:6380/2",
+    }
+    assert settings.cache_ttl == 60
+
+
+def test_public_folder_inside_the_app_folder_is_accepted(tmp_path: Path) -> None:
+    (tmp_path / "assets" / "site").mkdir(parents=True)
+
+    settings = read_settings(
+        {"HEADY_API_KEY": API_KEY, "HEADY_PUBLIC_DIR": "assets/site"}, str(tmp_path)
+    )
+
+    assert settings.public_dir == str((tmp_path / "assets" / "site").resolve())
+
+
+def test_setting_up_the_same_app_twice_is_a_clear_error(make_app: AppFactory) -> None:
+    app = make_app()
+
+    with pytest.raises(RuntimeError, match="already set up"):
+        HeadyEdge(app)

@@ -10,6 +10,10 @@ from .conftest import API_KEY, AppFactory
 from .servers import RedisServer, serve
 
 GOOD = {"x-heady-api-key": API_KEY}
+PREFLIGHT = {
+    "Origin": "https://ide.example",
+    "Access-Control-Request-Method": "POST",
+}
 
 
 def upstream_stand_in() -> Flask:
@@ -146,7 +150,7 @@ def test_served_by_origin_on_guarded_answers_only(make_app: AppFactory) -> None:
         client.get("/api/echo"),
         client.get("/api/missing", headers=GOOD),
         client.get("/api/echo", headers=GOOD),
-        client.options("/api/echo"),
+        client.options("/api/echo", headers=PREFLIGHT),
         client.get("/api/edge/health", headers=GOOD),
     ]
     outside = [client.get("/open"), client.get("/apiary")]

@@ -24,6 +24,10 @@ from .conftest import API_KEY, AppFactory
 from .servers import RedisServer, free_port
 
 GOOD = {"x-heady-api-key": API_KEY}
+PREFLIGHT = {
+    "Origin": "https://ide.example",
+    "Access-Control-Request-Method": "POST",
+}
 BAD = {"x-heady-api-key": "not-the-key"}
 
 START = 1_800_000_000.0
@@ -191,7 +195,7 @@ def test_options_preflights_do_not_count(
     app = use_clock(make_app(HEADY_RATE_LIMIT="5 per minute"), clock)
     client = app.test_client()
 
-    preflights = [client.options("/api/echo") for _ in range(20)]
+    preflights = [client.options("/api/echo", headers=PREFLIGHT) for _ in range(20)]
     first = client.get("/api/echo", headers=GOOD)
 
     assert {preflight.status_code for preflight in preflights} == {200}
@@ -500,7 +504,7 @@ def test_storage_outage_fails_closed_with_503_problem(
         client.get("/api/echo", headers=headers) for headers in (GOOD, BAD, GOOD)
     ]
     outside = client.get("/open")
-    preflight = client.options("/api/echo")
+    preflight = client.options("/api/echo", headers=PREFLIGHT)
 
     assert served.status_code == 200
     assert [answer.status_code for answer in refused] == [503, 503, 503]
