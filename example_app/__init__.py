@@ -57,8 +57,19 @@ def _demo_key(folder: Path) -> str:
     key_file = folder / "demo-api-key"
     if not key_file.exists():
         folder.mkdir(parents=True, exist_ok=True)
-        key_file.touch(mode=0o600)
-        key_file.write_text(secrets.token_urlsafe(24) + "\n")
+        draft = folder / f".demo-api-key.{os.getpid()}"
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as stream:
+            stream.write(secrets.token_urlsafe(24) + "\n")
+
+        # Several workers may start at once: linking fails for all but the
+        # first, so every worker ends up reading the same key.
+        try:
+            os.link(draft, key_file)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
 
     print(
         f" * HEADY_API_KEY is not set: the demo key is in {key_file}",
