@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 from http_check import fetch
-from load import LoadResult, Request, run_wrk
+from load import LoadError, LoadResult, Request, run_wrk
 from processes import Server, Services
 from report import Measure
 
@@ -27,6 +28,8 @@ class Plan:
     #: turns, and the best round is kept: a burst of other work on the
     #: machine then costs a side one round, not its number.
     rounds: int
+    #: Fresh processes built per folder size in row 6, the fastest kept.
+    probe_rounds: int
     connections: int
     static_sizes: tuple[int, ...]
     stream_bytes: int
@@ -42,9 +45,10 @@ class Plan:
 
 FULL = Plan(
     quick=False,
-    seconds=2,
+    seconds=1,
     warmup_seconds=1,
-    rounds=5,
+    rounds=7,
+    probe_rounds=3,
     connections=16,
     static_sizes=(1024, 30 * 1024, 5 * MIB),
     stream_bytes=200 * MIB,
@@ -57,6 +61,7 @@ QUICK = Plan(
     seconds=1,
     warmup_seconds=0,
     rounds=1,
+    probe_rounds=1,
     connections=8,
     static_sizes=(1024, 30 * 1024, 256 * 1024),
     stream_bytes=2 * MIB,
@@ -81,8 +86,29 @@ class Bench:
         self.plan = plan
         self.services = services
         self.workdir = workdir
+        #: Measurements that failed once and were taken again, for the results.
+        self.incidents: list[str] = []
 
     def load(self, side: Side, seconds: int, connections: int) -> LoadResult:
+        """One wrk run; a run with errors is taken once more, and noted.
+
+        A single failed answer voids a run, since a fast stream of errors
+        could pass for a fast server; but one stray error in a long run
+        should not void the whole table. The server's log goes with the note.
+        """
+        try:
+            return self._wrk(side, seconds, connections)
+        except LoadError as error:
+            log = " | ".join(side.server.log_tail(5).strip().splitlines())
+            self.incidents.append(
+                f"{side.server.name}: {error}; measured again."
+                + (f" Its log ends: {log}" if log else "")
+            )
+            print(f"retrying after: {error}", file=sys.stderr, flush=True)
+
+        return self._wrk(side, seconds, connections)
+
+    def _wrk(self, side: Side, seconds: int, connections: int) -> LoadResult:
         return run_wrk(
             side.server.url,
             side.request,

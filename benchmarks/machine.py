@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
+import time
 from importlib import metadata
 
 from processes import find_binary
@@ -84,3 +85,23 @@ def _binary_version(name: str, flags: list[str]) -> str:
     )
     output = (finished.stdout or finished.stderr).strip().splitlines()
     return output[0] if output else "unknown"
+
+
+def cpu_busy(seconds: float = 0.2) -> float:
+    """The share of all CPUs busy over the next ``seconds``, from /proc/stat.
+
+    Sampled while none of the run's servers is loaded, it tells how much
+    other work the machine was doing: that work competes with every row.
+    """
+    first = _cpu_times()
+    time.sleep(seconds)
+    second = _cpu_times()
+    total = sum(second) - sum(first)
+    # Fields 4 and 5 are idle and iowait (proc(5)).
+    idle = (second[3] + second[4]) - (first[3] + first[4])
+    return 1 - idle / total if total > 0 else 0.0
+
+
+def _cpu_times() -> list[int]:
+    with open("/proc/stat", encoding="ascii") as stat:
+        return [int(value) for value in stat.readline().split()[1:9]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from typing import NamedTuple
 
 import machine
 from harness import Plan
@@ -33,13 +34,28 @@ METHOD = """\
   VmHWM after its reset) while a client reads {stream} at {rate}/s, against
   the worker's resident memory just before the request.
 - Row 6 builds the app in a fresh process for each folder and times it up to
-  its first answer (the best of the rounds); the memory is what `tracemalloc`
+  its first answer (the best of {probe_rounds}); the memory is what `tracemalloc`
   sees held by the app after that answer (the Flask app itself included, for
   both sides). Its throughput rows load the three folders' servers in turn.
 """
 
 
-def render(rows: list[Row], plan: Plan, command: str, elapsed: float) -> str:
+class Load(NamedTuple):
+    """How busy the machine was with other work around one section."""
+
+    rows: str
+    before: float
+    after: float
+
+
+def render(
+    rows: list[Row],
+    plan: Plan,
+    command: str,
+    elapsed: float,
+    loads: list[Load],
+    incidents: list[str],
+) -> str:
     today = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     mode = " (quick mode: numbers only prove the rows still run)" if plan.quick else ""
     lines = [
@@ -55,8 +71,19 @@ def render(rows: list[Row], plan: Plan, command: str, elapsed: float) -> str:
         "",
     ]
     lines += _misses(rows)
+    if incidents:
+        lines += ["## Measurements taken twice", ""]
+        lines += [f"- {incident}" for incident in incidents]
+        lines.append("")
+
     lines += ["## Machine", ""]
     lines += [f"- {what}: {value}" for what, value in machine.describe()]
+    if loads:
+        busy = ", ".join(
+            f"row {load.rows} {load.before:.0%} before / {load.after:.0%} after"
+            for load in loads
+        )
+        lines.append(f"- other work on the machine (share of all CPUs): {busy}")
     lines += ["", "## How it is measured", ""]
     lines.append(
         METHOD.format(
@@ -68,6 +95,7 @@ def render(rows: list[Row], plan: Plan, command: str, elapsed: float) -> str:
                 else ""
             ),
             rounds_text=_rounds_text(plan.rounds),
+            probe_rounds=plan.probe_rounds,
             stream=_size(plan.stream_bytes),
             rate=_size(plan.slow_client_bytes_per_second),
         )

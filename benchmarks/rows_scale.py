@@ -27,7 +27,7 @@ def scale_rows(bench: Bench) -> list[Row]:
 
     probes = {
         (server, count): [
-            _probe(server, *trees[count]) for _ in range(bench.plan.rounds)
+            _probe(server, *trees[count]) for _ in range(bench.plan.probe_rounds)
         ]
         for count in counts
         for server in ("ours", "whitenoise")

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from types import FrameType
 
+import machine
 import prereqs
 import results_file
 from harness import FULL, QUICK, Bench, Plan
@@ -30,6 +31,7 @@ from http_check import CheckError
 from load import LoadError
 from processes import BENCH_DIR, ServerError, Services
 from report import Row, plain_table
+from results_file import Load
 from rows_api import guarded_route_rows
 from rows_inference import inference_rows
 from rows_memory import memory_rows
@@ -46,6 +48,9 @@ SECTION_FAILURES = (
 )
 
 Section = Callable[[Bench], list[Row]]
+
+#: Other work above this share of the CPUs before a row gets a warning.
+BUSY_WARNING = 0.15
 
 SECTIONS: list[tuple[str, str, Section]] = [
     ("1", "guarded API route", guarded_route_rows),
@@ -76,12 +81,14 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _exit_on_signal)
 
     started = time.monotonic()
-    rows = _run_sections(chosen, plan)
+    loads: list[Load] = []
+    incidents: list[str] = []
+    rows = _run_sections(chosen, plan, loads, incidents)
     elapsed = time.monotonic() - started
 
     arguments_given = sys.argv[1:] if argv is None else argv
     command = shlex.join(["python", "benchmarks/run.py", *arguments_given])
-    text = results_file.render(rows, plan, command, elapsed)
+    text = results_file.render(rows, plan, command, elapsed, loads, incidents)
     os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
     with open(output, "w", encoding="utf-8") as results:
         results.write(text)
@@ -92,7 +99,12 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if any(row.error for row in rows) else 0
 
 
-def _run_sections(sections: list[tuple[str, str, Section]], plan: Plan) -> list[Row]:
+def _run_sections(
+    sections: list[tuple[str, str, Section]],
+    plan: Plan,
+    loads: list[Load],
+    incidents: list[str],
+) -> list[Row]:
     workdir = tempfile.mkdtemp(prefix="heady-bench-")
     # nginx reads the generated files as an unprivileged user.
     os.chmod(workdir, 0o755)
@@ -101,15 +113,30 @@ def _run_sections(sections: list[tuple[str, str, Section]], plan: Plan) -> list[
         with Services(workdir) as services:
             bench = Bench(plan, services, workdir)
             for number, title, section in sections:
-                rows += _run_section(bench, number, title, section)
+                rows += _run_section(bench, number, title, section, loads)
+
+            incidents += bench.incidents
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
     return rows
 
 
-def _run_section(bench: Bench, number: str, title: str, section: Section) -> list[Row]:
-    print(f"row {number}: {title} ...", flush=True)
+def _run_section(
+    bench: Bench, number: str, title: str, section: Section, loads: list[Load]
+) -> list[Row]:
+    before = machine.cpu_busy()
+    print(
+        f"row {number}: {title} (other work: {before:.0%} of the CPUs) ...", flush=True
+    )
+    if before > BUSY_WARNING:
+        print(
+            f"warning: the machine is busy with other work ({before:.0%});"
+            " the ratios of this row will be less reliable",
+            file=sys.stderr,
+            flush=True,
+        )
+
     started = time.monotonic()
     try:
         rows = section(bench)
@@ -120,6 +147,8 @@ def _run_section(bench: Bench, number: str, title: str, section: Section) -> lis
     finally:
         bench.services.stop_all()
 
+    after = machine.cpu_busy()
+    loads.append(Load(number, before, after))
     print(f"row {number}: {time.monotonic() - started:.1f} s", flush=True)
     return rows
 
