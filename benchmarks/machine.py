@@ -32,6 +32,7 @@ BINARIES = {
 def describe() -> list[tuple[str, str]]:
     """``(what, value)`` pairs for the results file."""
     facts = [
+        ("code", _code_version()),
         ("CPU", _cpu_model()),
         ("cores", str(os.cpu_count())),
         ("memory", _memory()),
@@ -44,6 +45,31 @@ def describe() -> list[tuple[str, str]]:
         facts.append((binary, _binary_version(binary, flags)))
 
     return facts
+
+
+def _code_version() -> str:
+    """The commit measured, and whether the package differed from it."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        commit = subprocess.run(
+            ["git", "-C", root, "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "-C", root, "status", "--porcelain", "--", "flask_heady_edge"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "not a git checkout"
+
+    state = "with uncommitted changes" if changed else "as committed"
+    return f"commit {commit}, flask_heady_edge/ {state}"
 
 
 def _cpu_model() -> str:
