@@ -24,6 +24,9 @@ KEY_NAMESPACE = "heady_edge"
 #: While the storage is down, it is tried again at most this often.
 RETRY_INTERVAL = 1.0
 
+#: Window ends remembered per process; past this many, expired ones go.
+MAX_REMEMBERED_WINDOWS = 10_000
+
 
 @dataclass(frozen=True)
 class WindowState:
@@ -116,6 +119,7 @@ class RateLimiter:
         self.clock = clock
         self.storage = _open_storage(storage_uri)
         self.storage_scheme = urlsplit(storage_uri).scheme
+        self._window_ends: dict[str, float] = {}
         self._down_since: float | None = None
         self._next_attempt = 0.0
 
@@ -136,7 +140,7 @@ class RateLimiter:
 
         try:
             windows = tuple(
-                self._count(item, name, client)
+                self._count(item, name, client, now)
                 for item, name in zip(self.limits, self.names, strict=True)
             )
         except (StorageError, OSError) as error:
@@ -155,16 +159,46 @@ class RateLimiter:
         except StorageError:
             return False
 
-    def _count(self, item: RateLimitItem, name: str, client: str) -> WindowState:
-        # The fixed-window algorithm of ``limits``, asked directly: one
-        # increment and one expiry read. Going through the strategy object
-        # would read the counter a second time for the headers.
+    def _count(
+        self, item: RateLimitItem, name: str, client: str, now: float
+    ) -> WindowState:
+        # The fixed-window algorithm of ``limits``, asked directly: going
+        # through its strategy object would read the counter a second time
+        # for the headers.
         key = item.key_for(KEY_NAMESPACE, client)
         count = self.storage.incr(key, item.get_expiry())
-        reset_at = self.storage.get_expiry(key)
+        reset_at = self._window_end(key, item, count, now)
         return WindowState(
             item, name, max(0, item.amount - count), reset_at, count > item.amount
         )
+
+    def _window_end(
+        self, key: str, item: RateLimitItem, count: int, now: float
+    ) -> float:
+        """When the window of ``key`` ends, asking the storage once per window.
+
+        A window does not move once opened, so its end is remembered: with a
+        network storage this saves a round trip on every request but the
+        first of each window in each process. A count of 1 means this request
+        opened the window.
+        """
+        reset_at = self._window_ends.get(key)
+        if count == 1:
+            reset_at = now + item.get_expiry()
+        elif reset_at is None or reset_at <= now:
+            reset_at = self.storage.get_expiry(key)
+        else:
+            return reset_at
+
+        if len(self._window_ends) >= MAX_REMEMBERED_WINDOWS:
+            self._window_ends = {
+                k: end for k, end in self._window_ends.items() if end > now
+            }
+            if len(self._window_ends) >= MAX_REMEMBERED_WINDOWS:
+                self._window_ends.clear()
+
+        self._window_ends[key] = reset_at
+        return reset_at
 
     def _when_down(self) -> Verdict | None:
         if self.fail_open:

@@ -17,7 +17,7 @@ from limits import parse, parse_many
 from werkzeug.test import TestResponse
 
 from flask_heady_edge.errors import LimiterUnavailable
-from flask_heady_edge.ratelimit import RETRY_INTERVAL, RateLimiter
+from flask_heady_edge.ratelimit import RETRY_INTERVAL, RateLimiter, Verdict
 from flask_heady_edge.state import edge_state
 
 from .conftest import API_KEY, AppFactory
@@ -350,6 +350,35 @@ def test_redis_counters_live_under_their_own_namespace(redis_url: str) -> None:
     limiter.hit("203.0.113.9")
 
     assert limiter.storage.get("LIMITER/heady_edge/203.0.113.9/5/1/minute") == 1
+
+
+def counted(limiter: RateLimiter, client: str) -> Verdict:
+    verdict = limiter.hit(client)
+    assert verdict is not None
+    return verdict
+
+
+def test_window_end_is_asked_of_redis_once_per_window(redis_url: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    client.config_resetstat()
+    opener = RateLimiter([parse("5 per minute")], redis_url)
+    other_worker = RateLimiter([parse("5 per minute")], redis_url)
+
+    opened = counted(opener, "203.0.113.9")
+    later = [counted(opener, "203.0.113.9") for _ in range(2)]
+    elsewhere = [counted(other_worker, "203.0.113.9") for _ in range(2)]
+    ttl_calls = client.info("commandstats").get("cmdstat_ttl", {}).get("calls", 0)
+
+    # The opener knows its window's end; the other process asks once.
+    assert ttl_calls == 1
+    end = opened.windows[0].reset_at
+    assert [v.windows[0].reset_at for v in later] == [end, end]
+    assert [v.windows[0].remaining for v in elsewhere] == [1, 0]
+    # Redis keeps whole seconds of TTL: the other process's end is that close.
+    for verdict in elsewhere:
+        assert abs(verdict.windows[0].reset_at - end) <= 1.0
 
 
 class MemcachedServer:
