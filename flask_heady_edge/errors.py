@@ -128,5 +128,11 @@ class UpstreamCutShort(Problem, exceptions.BadGateway):
     problem_type = "urn:heady-edge:problem:upstream-cut-short"
 
 
+class UpstreamInvalid(Problem, exceptions.BadGateway):
+    """The upstream answered, but not with an HTTP message that can be relayed."""
+
+    problem_type = "urn:heady-edge:problem:upstream-invalid"
+
+
 class IncompleteBody(Problem, exceptions.BadRequest):
     problem_type = "urn:heady-edge:problem:incomplete-body"

@@ -39,6 +39,22 @@ Model ids with a behaviour of their own, in the path or in a chat body's
 - ``heady-fake/blob``: ``parameters.size`` bytes of ``application/octet-stream``.
 - ``heady-fake/event-stream``: answers any request with an event stream.
 
+and some that break HTTP, as a faulty upstream or middlebox would:
+
+- ``heady-fake/two-lengths``: two different ``Content-Length`` values.
+- ``heady-fake/status``: the status in ``parameters.status`` (default 999).
+- ``heady-fake/early-hints``: a ``103`` before the real answer.
+- ``heady-fake/fields``: a classification with the ``[name, value]`` pairs of
+  ``parameters.fields`` as extra response fields, sent verbatim.
+- ``heady-fake/bad-gzip``: says ``Content-Encoding: gzip``, is not gzip.
+- ``heady-fake/unknown-coding``: a content coding nobody asked for.
+- ``heady-fake/bad-chunks``: a chunked answer with a malformed chunk size.
+- ``heady-fake/stream-cut``: an event stream that hangs up, unterminated,
+  after ``parameters.events`` events (default 1).
+
+A JSON body nested deeper than 128 levels, or one typed as JSON that does not
+parse, gets ``400 {"error": ...}``, as does an input of the wrong shape.
+
 Every answer carries ``X-Request-Id`` and ``x-compute-*`` fields, as the
 router's do, and a ``X-Fake-Internal`` field that a proxy should not relay.
 JSON answers are gzip-encoded when the request accepts gzip.
@@ -60,11 +76,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import fake_hf_outputs as outputs
+from .fake_hf_outputs import BadInput
+from .fake_hf_specials import FAKE_ORG, SPECIAL
 
 logger = logging.getLogger(__name__)
 
-FAKE_ORG = "heady-fake"
-LOADING_ESTIMATED_TIME = 7.2
+#: Deepest JSON nesting accepted: serde_json's default limit, so the fake
+#: refuses what a Rust inference server would, and never meets Python's own
+#: recursion limit while building an answer.
+MAX_JSON_DEPTH = 128
 
 
 @dataclass(frozen=True)
@@ -191,13 +211,14 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
         try:
-            payload = json.loads(body) if body else {}
-        except ValueError:
-            payload = {}
+            payload = _payload(body, self.headers.get("Content-Type", ""))
+        except BadInput as error:
+            self.answer_json(400, {"error": str(error)})
+            return
 
         route = _route(target.path, payload)
         if route is None:
-            self._json(404, {"error": "Not Found"})
+            self.answer_json(404, {"error": "Not Found"})
             return
 
         task, model = route
@@ -209,20 +230,27 @@ class _Handler(BaseHTTPRequestHandler):
         if fake.answer_delay:
             fake.stopping.wait(fake.answer_delay)
 
-        special = _SPECIAL.get(model)
+        try:
+            self._answer(task, model, payload)
+        except BadInput as error:
+            # Raised before anything was sent: the outputs are built first.
+            self.answer_json(400, {"error": str(error)})
+
+    def _answer(self, task: str, model: str, payload: Any) -> None:
+        special = SPECIAL.get(model)
         if special is not None:
             special(self, model, payload)
         elif task == "chat" and isinstance(payload, dict) and payload.get("stream"):
-            self._event_stream(outputs.chat_chunks(model, payload))
+            self.answer_events(outputs.chat_chunks(model, payload))
         elif task == "chat":
-            self._json(200, outputs.chat_completion(model, payload))
+            self.answer_json(200, outputs.chat_completion(model, payload))
         elif task == "feature-extraction":
-            self._json(200, outputs.embeddings(model, payload))
+            self.answer_json(200, outputs.embeddings(model, payload))
         else:
-            self._json(200, outputs.classification(model, payload))
+            self.answer_json(200, outputs.classification(model, payload))
 
     def do_GET(self) -> None:
-        self._json(405, {"error": "Method Not Allowed"}, [("Allow", "POST")])
+        self.answer_json(405, {"error": "Method Not Allowed"}, [("Allow", "POST")])
 
     do_PUT = do_DELETE = do_PATCH = do_GET
 
@@ -240,7 +268,7 @@ class _Handler(BaseHTTPRequestHandler):
 
         return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
-    def _start(self, status: int, headers: list[tuple[str, str]]) -> None:
+    def begin_answer(self, status: int, headers: list[tuple[str, str]]) -> None:
         self.send_response(status)
         digest = hashlib.sha256(self.path.encode()).hexdigest()[:16]
         for name, value in [
@@ -252,7 +280,7 @@ class _Handler(BaseHTTPRequestHandler):
         ]:
             self.send_header(name, value)
 
-    def _send(
+    def answer_bytes(
         self,
         status: int,
         body: bytes,
@@ -265,17 +293,22 @@ class _Handler(BaseHTTPRequestHandler):
             body = gzip.compress(body, mtime=0)
             headers.append(("Content-Encoding", "gzip"))
 
-        self._start(status, [*headers, ("Content-Length", str(len(body)))])
+        self.begin_answer(status, [*headers, ("Content-Length", str(len(body)))])
         self.end_headers()
         self.wfile.write(body)
 
-    def _json(
+    def answer_json(
         self, status: int, document: Any, headers: list[tuple[str, str]] | None = None
     ) -> None:
-        self._send(status, json.dumps(document).encode(), "application/json", headers)
+        body = json.dumps(document).encode()
+        self.answer_bytes(status, body, "application/json", headers)
 
-    def _event_stream(self, events: list[dict[str, Any]]) -> None:
-        self._start(
+    def answer_events(
+        self, events: list[dict[str, Any]], hang_up_after: int | None = None
+    ) -> None:
+        """Send ``events`` as server-sent events, ``event_delay`` apart; with
+        ``hang_up_after``, hang up after that many, unterminated."""
+        self.begin_answer(
             200,
             [
                 ("Content-Type", "text/event-stream"),
@@ -286,6 +319,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         lines = [f"data: {json.dumps(event)}\n\n".encode() for event in events]
         for number, line in enumerate([*lines, b"data: [DONE]\n\n"]):
+            if number == hang_up_after:
+                self.wfile.flush()
+                self.close_connection = True
+                return
+
             if number and self.server.fake.stopping.wait(self.server.fake.event_delay):
                 break
 
@@ -293,6 +331,47 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
 
         self.wfile.write(b"0\r\n\r\n")
+
+
+def _payload(body: bytes, content_type: str) -> Any:
+    """The parsed JSON body; ``{}`` for a body that is empty or not JSON.
+
+    A body typed as JSON that does not parse, or one nested deeper than
+    :data:`MAX_JSON_DEPTH`, is refused as Hugging Face refuses input it
+    cannot read.
+    """
+    if not body:
+        return {}
+
+    typed_json = content_type.split(";")[0].strip().lower() == "application/json"
+    try:
+        payload = json.loads(body)
+    except RecursionError:
+        raise BadInput("Malformed JSON body: nested too deeply") from None
+    except ValueError:
+        if typed_json:
+            raise BadInput("Malformed JSON body") from None
+
+        return {}
+
+    if _nesting_depth(payload) > MAX_JSON_DEPTH:
+        raise BadInput("Malformed JSON body: nested too deeply")
+
+    return payload
+
+
+def _nesting_depth(value: Any) -> int:
+    """How deeply arrays and objects nest in ``value``, counted without recursion."""
+    deepest = 0
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, (list, dict)):
+            deepest = max(deepest, depth)
+            children = item.values() if isinstance(item, dict) else item
+            pending.extend((child, depth + 1) for child in children)
+
+    return deepest
 
 
 def _route(path: str, payload: Any) -> tuple[str, str] | None:
@@ -310,86 +389,6 @@ def _route(path: str, payload: Any) -> tuple[str, str] | None:
             return "feature-extraction", f"{parts[2]}/{parts[3]}"
 
     return None
-
-
-def _text_to_image(handler: _Handler, model: str, payload: Any) -> None:
-    prompt = json.dumps(outputs.inputs_of(payload), sort_keys=True).encode()
-    handler._send(200, outputs.tiny_png(prompt), "image/png")
-
-
-def _loading(handler: _Handler, model: str, payload: Any) -> None:
-    handler._json(
-        503,
-        {
-            "error": f"Model {model} is currently loading",
-            "estimated_time": LOADING_ESTIMATED_TIME,
-        },
-    )
-
-
-def _rate_limited(handler: _Handler, model: str, payload: Any) -> None:
-    handler._json(
-        429,
-        {"error": "You have exceeded your monthly included credits."},
-        [
-            ("Retry-After", "42"),
-            ("RateLimit-Policy", '"fixed-window";q=1000;w=3600'),
-            ("RateLimit", '"fixed-window";r=0;t=42'),
-        ],
-    )
-
-
-def _broken(handler: _Handler, model: str, payload: Any) -> None:
-    handler._json(500, {"error": "Internal error while running the model"})
-
-
-def _cut_short(handler: _Handler, model: str, payload: Any) -> None:
-    body = b'{"error": null, "partial": "' + b"x" * 64
-    handler._start(
-        200, [("Content-Type", "application/json"), ("Content-Length", "4096")]
-    )
-    handler.end_headers()
-    handler.wfile.write(body)
-    handler.wfile.flush()
-    handler.close_connection = True
-
-
-def _moved(handler: _Handler, model: str, payload: Any) -> None:
-    handler._json(302, {"moved": True}, [("Location", "/hf-inference/elsewhere")])
-
-
-def _cookie(handler: _Handler, model: str, payload: Any) -> None:
-    handler._json(
-        200,
-        outputs.classification(model, payload),
-        [("Set-Cookie", "fake_session=abc123; Path=/")],
-    )
-
-
-def _blob(handler: _Handler, model: str, payload: Any) -> None:
-    parameters = payload.get("parameters") if isinstance(payload, dict) else None
-    size = int((parameters or {}).get("size", 1024))
-    pattern = hashlib.sha256(model.encode()).digest()
-    body = (pattern * (size // len(pattern) + 1))[:size]
-    handler._send(200, body, "application/octet-stream")
-
-
-def _any_event_stream(handler: _Handler, model: str, payload: Any) -> None:
-    document = payload if isinstance(payload, dict) else {}
-    handler._event_stream(outputs.chat_chunks(model, document))
-
-
-_SPECIAL = {
-    f"{FAKE_ORG}/text-to-image": _text_to_image,
-    f"{FAKE_ORG}/loading": _loading,
-    f"{FAKE_ORG}/rate-limited": _rate_limited,
-    f"{FAKE_ORG}/broken": _broken,
-    f"{FAKE_ORG}/cut-short": _cut_short,
-    f"{FAKE_ORG}/moved": _moved,
-    f"{FAKE_ORG}/cookie": _cookie,
-    f"{FAKE_ORG}/blob": _blob,
-    f"{FAKE_ORG}/event-stream": _any_event_stream,
-}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -10,9 +10,32 @@ import hashlib
 import json
 import struct
 import zlib
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 CREATED = 1700000000
+
+T = TypeVar("T")
+
+
+class BadInput(ValueError):
+    """A request the fake refuses with 400, as Hugging Face does."""
+
+
+def parameter(payload: Any, name: str, default: T, kind: Callable[[Any], T]) -> T:
+    """``payload["parameters"][name]`` read as ``kind``, or ``default``."""
+    parameters = payload.get("parameters") if isinstance(payload, dict) else None
+    if not isinstance(parameters, dict) or name not in parameters:
+        return default
+
+    value = parameters[name]
+    try:
+        if isinstance(value, bool) or not isinstance(value, (int, str, list)):
+            raise TypeError(value)
+
+        return kind(value)
+    except (TypeError, ValueError):
+        raise BadInput(f"parameters.{name} is not valid") from None
 
 
 def _numbers(model: str, value: Any, count: int) -> list[float]:
@@ -53,6 +76,9 @@ def embeddings(model: str, payload: Any) -> list[list[float]]:
 
 def _reply(model: str, payload: dict[str, Any]) -> str:
     messages = payload.get("messages") or [{}]
+    if not isinstance(messages, list):
+        raise BadInput("messages must be a list")
+
     last = messages[-1].get("content", "") if isinstance(messages[-1], dict) else ""
     return f"Fake {model or 'model'} heard: {last}"
 

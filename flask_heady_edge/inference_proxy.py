@@ -196,10 +196,14 @@ class InferenceProxy:
             relayed, quota = relayed_headers(upstream)
             if _is_event_stream(upstream):
                 # Protocol 3.10: never buffered, never stored, never shared.
-                body, complete = b"", False
-            else:
-                body, complete = read_up_to(upstream, self.buffer_limit)
+                # The first bytes are awaited here, so an upstream that fails
+                # before sending any still gets a 502 problem (3.11) rather
+                # than a response the server has to break off.
+                first, _ended = read_up_to(upstream, 0)
+                response = self._relay(upstream, first, [*relayed, *quota], label)
+                return response, None, False
 
+            body, complete = read_up_to(upstream, self.buffer_limit)
             if not complete:
                 response = self._relay(upstream, body, [*relayed, *quota], label)
                 return response, None, False

@@ -8,7 +8,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import Problem, UpstreamCutShort, UpstreamTimeout, UpstreamUnreachable
+from .errors import (
+    Problem,
+    UpstreamCutShort,
+    UpstreamInvalid,
+    UpstreamTimeout,
+    UpstreamUnreachable,
+)
 from .inference_cache import Answer, Entry, InferenceCache
 
 #: What a leader hands its waiters: its answer, its error, or ``None`` when
@@ -19,7 +25,7 @@ Outcome = Answer | Problem | None
 #: Problems a leader can pass to waiters in other processes, by name.
 _SHAREABLE_PROBLEMS: dict[str, type[Problem]] = {
     cls.__name__: cls
-    for cls in (UpstreamUnreachable, UpstreamTimeout, UpstreamCutShort)
+    for cls in (UpstreamUnreachable, UpstreamTimeout, UpstreamCutShort, UpstreamInvalid)
 }
 
 #: How long a published outcome stays readable for waiters that poll.

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Iterator, Mapping
+from http.client import HTTPException
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -13,12 +15,20 @@ import requests
 from requests import PreparedRequest
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
+from urllib3.exceptions import DecodeError, ReadTimeoutError
 from urllib3.exceptions import HTTPError as Urllib3Error
-from urllib3.exceptions import ReadTimeoutError
+from urllib3.response import HTTPResponse
 
 from . import __version__
 from .cache_key import HeaderSource
-from .errors import UpstreamCutShort, UpstreamTimeout, UpstreamUnreachable
+from .errors import (
+    Problem,
+    UpstreamCutShort,
+    UpstreamInvalid,
+    UpstreamTimeout,
+    UpstreamUnreachable,
+)
+from .structured_fields import is_structured_list
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +58,19 @@ POOL_SIZE = 64
 #: Bytes asked of the socket per read while relaying.
 READ_SIZE = 64 * 1024
 
+#: What reading an answer's body can raise. urllib3 wraps socket and
+#: http.client errors in its own, but a read it does not wrap (one racing a
+#: close, say) must still end as a 502 or a cut, never as a 500.
+READ_ERRORS = (Urllib3Error, HTTPException, OSError)
+
+# RFC 9110 5.5: CR, LF and NUL must not be passed on in a field value, and no
+# other control character is valid there either (servers such as Gunicorn
+# refuse to send them); each is replaced with a space.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+# RFC 9110 5.1: a field name is a token.
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
 Header = tuple[str, str]
 
 
@@ -56,9 +79,11 @@ class Upstream:
 
     Redirects are relayed, never followed, and cookies the upstream sets are
     never kept: one client's cookie must not ride along with another's call.
-    Failure policy: unreachable is a 502 and no answer within ``timeout``
-    seconds a 504; the start of a run of failures is logged once at WARNING
-    and its end at INFO.
+    Failure policy: unreachable is a 502, no answer within ``timeout``
+    seconds a 504, and an answer that is not valid HTTP (a status outside
+    200 to 599, framing ``requests`` cannot parse, a content coding that was
+    not asked for) a 502 too; the start of a run of failures is logged once
+    at WARNING and its end at INFO.
     """
 
     def __init__(self, base_url: str, token: str | None, timeout: float) -> None:
@@ -81,7 +106,11 @@ class Upstream:
     def send(
         self, path: str, query: str, headers: Mapping[str, str], body: bytes
     ) -> requests.Response:
-        """POST ``body`` to ``{base_url}/{path}?{query}``; the body stays unread."""
+        """POST ``body`` to ``{base_url}/{path}?{query}``; the body stays unread.
+
+        Raises a :class:`Problem` (502 or 504) when no answer fit to relay
+        comes back.
+        """
         url = f"{self.base_url}/{path}?{query}" if query else f"{self.base_url}/{path}"
         try:
             response = self.session.post(
@@ -102,6 +131,23 @@ class Upstream:
             raise UpstreamUnreachable(
                 "The inference server cannot be reached."
             ) from None
+        except requests.RequestException as error:
+            # Neither a connection error nor a timeout: the upstream answered
+            # with something requests cannot parse (conflicting
+            # Content-Length values, say).
+            self._mark_failing(error)
+            raise UpstreamInvalid(
+                "The inference server's answer is not valid HTTP."
+            ) from None
+
+        try:
+            _check_answer(response)
+        except UpstreamInvalid as problem:
+            # The connection may hold the rest of a message we did not read;
+            # it must not go back to the pool.
+            response.close()
+            self._mark_failing(problem)
+            raise
 
         self._mark_answering()
         return response
@@ -119,7 +165,7 @@ class Upstream:
         if self._failing_since is None:
             self._failing_since = time.time()
             logger.warning(
-                "Inference server %s unreachable (%s); answering 502/504 until"
+                "Inference server %s failing (%s); answering 502/504 until"
                 " it recovers",
                 self.public_base_url,
                 type(error).__name__,
@@ -135,6 +181,30 @@ class Upstream:
             self._failing_since = None
 
 
+def _check_answer(response: requests.Response) -> None:
+    """Refuse an answer that cannot be relayed as it is.
+
+    RFC 9110 15: a final status lies between 200 and 599; a 1xx here is an
+    interim answer that http.client took for the final one. And a body in a
+    content coding urllib3 cannot decode would reach the client as bytes
+    labelled with the wrong type, since ``Content-Encoding`` is not relayed.
+    """
+    status = response.status_code
+    if not 200 <= status <= 599:
+        raise UpstreamInvalid(
+            f"The inference server answered with status {status}, which is not"
+            " a final HTTP status."
+        )
+
+    encoding = ", ".join(response.raw.headers.getlist("Content-Encoding"))
+    codings = {coding.strip() for coding in encoding.lower().split(",")} - {""}
+    if not codings <= {*HTTPResponse.CONTENT_DECODERS, "identity"}:
+        raise UpstreamInvalid(
+            "The inference server's answer uses a content coding that was not"
+            " asked for."
+        )
+
+
 def forwarded_headers(headers: HeaderSource) -> dict[str, str]:
     """The allow-listed request headers; everything else stays here."""
     return {
@@ -145,32 +215,42 @@ def forwarded_headers(headers: HeaderSource) -> dict[str, str]:
 def relayed_headers(response: requests.Response) -> tuple[list[Header], list[Header]]:
     """The headers to relay, and the upstream's quota fields apart.
 
-    Each quota field is joined into one structured-field list (RFC 9651 3.1:
-    several field lines of a list are one list) so ours can be put in front.
-    ``Content-Length``, ``Content-Encoding`` and ``Transfer-Encoding`` are
-    never copied: the body is decoded and re-framed here.
+    Each quota field is joined into one structured-field list (RFC 9651 4.2:
+    several field lines of a list are one list) so ours can be put in front;
+    a field that does not parse as such a list is dropped whole, since a
+    client would then throw the whole field away, our items with it (RFC 9651
+    4.2). ``Content-Length``, ``Content-Encoding``
+    and ``Transfer-Encoding`` are never copied: the body is decoded and
+    re-framed here.
     """
     relayed = []
     raw_headers = response.raw.headers
     for name, value in raw_headers.items():
         lowered = name.lower()
-        if lowered in _RELAYED or lowered.startswith(_RELAYED_PREFIX):
-            relayed.append((name, value))
+        if lowered in _RELAYED or (
+            lowered.startswith(_RELAYED_PREFIX) and _TOKEN.fullmatch(name)
+        ):
+            relayed.append((name, _CONTROL.sub(" ", value)))
 
     quota = []
     for name in QUOTA_HEADERS:
-        values = raw_headers.getlist(name)
-        if values:
-            quota.append((name, ", ".join(values)))
+        lines = [line.strip(" \t") for line in raw_headers.getlist(name)]
+        value = ", ".join(line for line in lines if line)
+        if value and is_structured_list(value):
+            quota.append((name, value))
+        elif value:
+            logger.debug("Inference server sent a malformed %s field; dropped", name)
 
     return relayed, quota
 
 
 def read_up_to(response: requests.Response, limit: int) -> tuple[bytes, bool]:
-    """Read at most ``limit`` bytes; return them and whether that was all.
+    """Read until past ``limit`` bytes; return them and whether that was all.
 
-    Raises :class:`UpstreamTimeout` or :class:`UpstreamCutShort` when the
-    upstream stalls or stops before its declared end.
+    A ``limit`` of 0 waits for the first bytes only. Raises
+    :class:`UpstreamTimeout`, :class:`UpstreamCutShort` or
+    :class:`UpstreamInvalid` when the upstream stalls, stops before its
+    declared end, or sends a body that cannot be decoded.
     """
     raw = response.raw
     parts: list[bytes] = []
@@ -183,16 +263,24 @@ def read_up_to(response: requests.Response, limit: int) -> tuple[bytes, bool]:
 
             parts.append(data)
             size += len(data)
-    except ReadTimeoutError:
+    except READ_ERRORS as error:
         response.close()
-        raise UpstreamTimeout(
-            "The inference server stopped sending its answer."
-        ) from None
-    except Urllib3Error:
-        response.close()
-        raise UpstreamCutShort("The inference server's answer was cut short.") from None
+        raise _read_problem(error) from None
 
     return b"".join(parts), False
+
+
+def _read_problem(error: BaseException) -> Problem:
+    if isinstance(error, ReadTimeoutError):
+        return UpstreamTimeout("The inference server stopped sending its answer.")
+
+    if isinstance(error, DecodeError):
+        return UpstreamInvalid(
+            "The inference server's answer does not decode as its"
+            " Content-Encoding says."
+        )
+
+    return UpstreamCutShort("The inference server's answer was cut short.")
 
 
 class RelayedBody:
@@ -219,7 +307,7 @@ class RelayedBody:
         try:
             while data := raw.read1(READ_SIZE, decode_content=True):
                 yield data
-        except Urllib3Error as error:
+        except READ_ERRORS as error:
             logger.warning(
                 "Inference server's relayed answer broke off (%s)",
                 type(error).__name__,

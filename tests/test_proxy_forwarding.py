@@ -185,7 +185,13 @@ def test_head_gets_405_without_a_body(hf_app: HfAppFactory) -> None:
 
 
 def test_options_preflight_needs_no_key(hf_app: HfAppFactory) -> None:
-    response = hf_app().test_client().options(MODEL_URL)
+    response = hf_app().test_client().options(
+        MODEL_URL,
+        headers={
+            "Origin": "https://ide.example",
+            "Access-Control-Request-Method": "POST",
+        },
+    )
 
     assert response.status_code == 200
     assert response.headers["Allow"] == "OPTIONS, POST"
