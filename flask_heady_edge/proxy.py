@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import logging
 from typing import cast
 
 from flask import Blueprint, Flask, Response, request
@@ -22,6 +24,8 @@ from .inference_proxy import InferenceProxy, InferenceRequest
 from .state import edge_state
 from .upstream_path import checked_upstream_path, upstream_query
 
+logger = logging.getLogger(__name__)
+
 #: Key of the per-app :class:`InferenceProxy` in ``EdgeState.parts``.
 PART = "hf"
 
@@ -32,6 +36,26 @@ CONVERTER = "heady_edge_any_path"
 _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
 
 _READ_SIZE = 64 * 1024
+
+
+def _unreadable_body_errors() -> tuple[type[Exception], ...]:
+    """What reading a body the server cannot decode raises.
+
+    Werkzeug turns an ``OSError`` of the server's stream (most servers, older
+    Gunicorn releases) into ``ClientDisconnected``; recent Gunicorn releases
+    raise their own ``ParseException`` family instead, for a malformed chunk
+    size or chunk terminator.
+    """
+    errors: list[type[Exception]] = [ClientDisconnected, OSError]
+    try:
+        errors.append(importlib.import_module("gunicorn.http.errors").ParseException)
+    except (ImportError, AttributeError):
+        pass
+
+    return tuple(errors)
+
+
+_UNREADABLE_BODY = _unreadable_body_errors()
 
 
 class _AnyPathConverter(BaseConverter):
@@ -109,7 +133,7 @@ def _proxy(path: str) -> BaseResponse:
     path = checked_upstream_path(path, request.environ)
     body = _read_body(state.settings.max_body_bytes)
     inference = InferenceRequest.build(
-        path, upstream_query(request.query_string), request.headers, body
+        path, upstream_query(request.environ), request.headers, body
     )
     return proxy.answer(inference)
 
@@ -121,6 +145,10 @@ def _read_body(limit: int) -> bytes:
     413 comes as soon as the limit is passed, before anything goes upstream.
     Werkzeug is told to allow one byte more than the limit, so a body of
     exactly the limit is read to its end and not refused.
+
+    Failure policy: a body the server cannot read (malformed chunked framing,
+    a client gone mid-body) is a 400 problem, and a problem raised by a
+    wrapper of the input stream is answered as it is.
     """
     request.max_content_length = limit + 1
     parts = []
@@ -130,12 +158,14 @@ def _read_body(limit: int) -> bytes:
         while size <= limit and (chunk := stream.read(_READ_SIZE)):
             size += len(chunk)
             parts.append(chunk)
+    except Problem:
+        # Before the 413 below: our BodyTooLarge is a RequestEntityTooLarge.
+        raise
     except RequestEntityTooLarge:
         size = limit + 1
-    except ClientDisconnected:
-        raise IncompleteBody(
-            "The request body ended before its declared length."
-        ) from None
+    except _UNREADABLE_BODY as error:
+        logger.debug("Request body unreadable: %s", type(error).__name__)
+        raise IncompleteBody("The request body could not be read to its end.") from None
 
     if size > limit:
         raise BodyTooLarge(limit)

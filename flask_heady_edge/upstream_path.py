@@ -17,6 +17,10 @@ _SEGMENT = re.compile(r"[A-Za-z0-9._~-]+")
 # they came; any other byte is percent-encoded.
 _QUERY_SAFE = "/?:@!$&'()*+,;=%-._~"
 
+# A ``%`` that does not start an escape (RFC 3986 2.1). Left bare, it would
+# make requests re-quote every ``%`` of the query, valid escapes included.
+_STRAY_PERCENT = re.compile(rb"%(?![0-9A-Fa-f]{2})")
+
 
 def checked_upstream_path(path: str, environ: Mapping[str, Any]) -> str:
     """``path`` as routed, if every segment is plain; else :class:`BadUpstreamPath`.
@@ -44,9 +48,33 @@ def checked_upstream_path(path: str, environ: Mapping[str, Any]) -> str:
     return path
 
 
-def upstream_query(query_string: bytes) -> str:
-    """The query to forward: as sent, with stray bytes percent-encoded."""
-    return quote_from_bytes(query_string, safe=_QUERY_SAFE)
+def upstream_query(environ: Mapping[str, Any]) -> str:
+    """The query to forward: the bytes the client sent, with any byte outside
+    RFC 3986's query characters, and any ``%`` that starts no escape,
+    percent-encoded. Existing escapes pass as they came."""
+    query = _raw_query(environ)
+    return quote_from_bytes(_STRAY_PERCENT.sub(b"%25", query), safe=_QUERY_SAFE)
+
+
+def _raw_query(environ: Mapping[str, Any]) -> bytes:
+    """The query's bytes as they came over the wire.
+
+    PEP 3333 hands them over as a latin-1 string. Werkzeug's development
+    server instead encodes that latin-1 string once more as UTF-8 (see
+    ``make_environ`` in ``werkzeug.serving``), so a raw ``\xff`` would arrive
+    as ``\xc3\xbf``; that encoding is undone for it, known by the socket it
+    alone puts in the environ.
+    """
+    query_string: str = environ.get("QUERY_STRING", "")
+    query = query_string.encode("latin-1")
+    if "werkzeug.socket" not in environ:
+        return query
+
+    try:
+        return query.decode("utf-8").encode("latin-1")
+    except (UnicodeDecodeError, UnicodeEncodeError):
+        # Not what Werkzeug's encoding produces: keep it as it is.
+        return query
 
 
 def _raw_request_path(environ: Mapping[str, Any]) -> str | None:
