@@ -103,6 +103,15 @@ def store_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
+def _store_error(cache_type: Any, cause: str) -> ConfigError:
+    return ConfigError(
+        "HEADY_CACHE_TYPE",
+        f"cannot set up a {cache_type!r} store ({cause}; is it a Flask-Caching"
+        " backend, is its client library installed and are its HEADY_CACHE_*"
+        " settings right?)",
+    )
+
+
 class InferenceCache:
     """Stored inference answers, for ``ttl`` seconds, in any Flask-Caching store.
 
@@ -143,16 +152,19 @@ class InferenceCache:
         cache = Cache(with_jinja2_ext=False)
         try:
             cache.init_app(app, config=config)
-        except (ImportError, RuntimeError, ValueError) as error:
-            # The message is left out: it may quote a store URL and password.
-            raise ConfigError(
-                "HEADY_CACHE_TYPE",
-                f"cannot set up a {config['CACHE_TYPE']!r} store"
-                f" ({type(error).__name__}; is its client library installed"
-                " and are its HEADY_CACHE_* settings right?)",
-            ) from None
+        except Exception as error:  # noqa: BLE001
+            # Whatever HEADY_CACHE_TYPE names is imported and called with the
+            # HEADY_CACHE_* values (a function that is no cache, a class that
+            # rejects its arguments), so any failure here is the setting's,
+            # never a bug of ours. The message is left out: it may quote a
+            # store URL and password.
+            raise _store_error(config["CACHE_TYPE"], type(error).__name__) from None
 
-        backend: BaseCache = app.extensions["cache"][cache]
+        backend = app.extensions["cache"][cache]
+        if not isinstance(backend, BaseCache):
+            built = f"it built a {type(backend).__name__}"
+            raise _store_error(config["CACHE_TYPE"], built)
+
         return cls(backend, settings.cache_ttl)
 
     @property
