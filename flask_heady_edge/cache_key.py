@@ -48,14 +48,18 @@ def canonical_json(body: bytes) -> tuple[bytes, object] | None:
 
     Returns the canonical bytes and the parsed value, or ``None`` when the body
     is not JSON. Lone surrogates written as ``\\ud800`` escapes survive the
-    round trip, so two different bodies never collapse into one.
+    round trip, so two different bodies never collapse into one. A body
+    nested too deeply for Python's recursion limit, in either direction, is
+    hashed as its bytes too.
     """
     try:
         value = json.loads(body)
+        text = json.dumps(
+            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        )
     except (ValueError, RecursionError):
         return None
 
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return text.encode("utf-8", "surrogatepass"), value
 
 

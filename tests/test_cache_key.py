@@ -170,3 +170,28 @@ def test_stream_flag_is_read_from_a_json_body(body: bytes, streaming: bool) -> N
 def test_untyped_json_body_is_canonicalised_too() -> None:
     untyped = describe_request("POST", PATH, "", {}, b'{"b": 1, "a": 2}').key
     assert untyped == describe_request("POST", PATH, "", {}, b'{"a":2,"b":1}').key
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 100_000,
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"a":' * 50_000 + b"1" + b"}" * 50_000,
+    ],
+)
+def test_json_nested_too_deeply_is_hashed_as_its_bytes(body: bytes) -> None:
+    facts = describe_request("POST", PATH, "", JSON, body)
+
+    assert canonical_json(body) is None
+    assert facts.key == cache_key_for("POST", PATH, "", "application/json", "", body)
+    assert facts.streaming is False
+
+
+def test_json_nested_just_within_the_parser_limit_is_canonicalised() -> None:
+    nested = b"[" * 500 + b" 1 " + b"]" * 500
+
+    canonical = canonical_json(nested)
+
+    assert canonical is not None
+    assert canonical[0] == b"[" * 500 + b"1" + b"]" * 500
