@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 from typing import cast
 
 from flask import Blueprint, Flask, Response, request
 from flask.blueprints import BlueprintSetupState
-from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import BaseConverter
 from werkzeug.wrappers import Response as BaseResponse
 
+from .body import UNREADABLE_BODY
 from .errors import (
     BodyTooLarge,
     ConfigError,
@@ -38,24 +38,6 @@ _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
 _READ_SIZE = 64 * 1024
 
 
-def _unreadable_body_errors() -> tuple[type[Exception], ...]:
-    """What reading a body the server cannot decode raises.
-
-    Werkzeug turns an ``OSError`` of the server's stream (most servers, older
-    Gunicorn releases) into ``ClientDisconnected``; recent Gunicorn releases
-    raise their own ``ParseException`` family instead, for a malformed chunk
-    size or chunk terminator.
-    """
-    errors: list[type[Exception]] = [ClientDisconnected, OSError]
-    try:
-        errors.append(importlib.import_module("gunicorn.http.errors").ParseException)
-    except (ImportError, AttributeError):
-        pass
-
-    return tuple(errors)
-
-
-_UNREADABLE_BODY = _unreadable_body_errors()
 
 
 class _AnyPathConverter(BaseConverter):
@@ -163,7 +145,7 @@ def _read_body(limit: int) -> bytes:
         raise
     except RequestEntityTooLarge:
         size = limit + 1
-    except _UNREADABLE_BODY as error:
+    except UNREADABLE_BODY as error:
         logger.debug("Request body unreadable: %s", type(error).__name__)
         raise IncompleteBody("The request body could not be read to its end.") from None
 

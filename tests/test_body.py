@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import socket
+from types import SimpleNamespace
 
+import pytest
 from flask import Flask, request
 
 from .conftest import API_KEY, AppFactory
@@ -80,3 +82,29 @@ def test_malformed_chunked_body_is_a_400_problem(make_app: AppFactory) -> None:
 
     assert status == 400
     assert json.loads(body)["type"] == "urn:heady-edge:problem:incomplete-body"
+
+
+@pytest.mark.parametrize(
+    "chunks", [b"zz\r\nabc\r\n0\r\n\r\n", b"3\r\nabcXX0\r\n\r\n", b"-2\r\nab\r\n"]
+)
+def test_gunicorns_chunked_body_errors_are_a_400_problem_on_app_routes(
+    make_app: AppFactory, chunks: bytes
+) -> None:
+    body = pytest.importorskip("gunicorn.http.body")
+    unreader = pytest.importorskip("gunicorn.http.unreader")
+    reader = body.ChunkedReader(SimpleNamespace(), unreader.IterUnreader([chunks]))
+    client = body_length_app(make_app).test_client()
+
+    # Gunicorn's own reader of a chunked body, as it hands it to the app.
+    answer = client.post(
+        "/api/length",
+        headers={"x-heady-api-key": API_KEY, "Transfer-Encoding": "chunked"},
+        environ_overrides={
+            "wsgi.input": body.Body(reader),
+            "wsgi.input_terminated": True,
+        },
+    )
+
+    assert answer.status_code == 400
+    assert answer.json is not None
+    assert answer.json["type"] == "urn:heady-edge:problem:incomplete-body"
