@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from http_check import fetch
 from load import LoadError, LoadResult, Request, run_wrk
-from processes import Server, Services
+from processes import Server, Services, cpu_seconds
 from report import Measure
 
 MIB = 1024 * 1024
@@ -109,13 +109,19 @@ class Bench:
         return self._wrk(side, seconds, connections)
 
     def _wrk(self, side: Side, seconds: int, connections: int) -> LoadResult:
-        return run_wrk(
+        # The CPU the workers spend per request is read alongside: unlike the
+        # rate, it hardly moves when other work competes for the machine.
+        workers = side.server.worker_pids()
+        before = cpu_seconds(workers)
+        result = run_wrk(
             side.server.url,
             side.request,
             seconds=seconds,
             connections=connections,
             workdir=self.workdir,
         )
+        spent = cpu_seconds(workers) - before
+        return replace(result, server_cpu_us=spent / result.requests * 1e6)
 
     def compare(
         self, sides: list[Side], connections: int | None = None
@@ -142,7 +148,16 @@ class Bench:
 
 
 def rate(results: list[LoadResult], name: str = "") -> Measure:
-    return Measure(tuple(result.per_second for result in results), "req/s", name)
+    return Measure(
+        tuple(result.per_second for result in results),
+        "req/s",
+        name,
+        cpu_us=tuple(
+            result.server_cpu_us
+            for result in results
+            if result.server_cpu_us is not None
+        ),
+    )
 
 
 def latency(results: list[LoadResult], name: str = "") -> Measure:

@@ -63,6 +63,8 @@ class LoadResult:
     latency_mean_ms: float
     latency_p50_ms: float
     latency_p99_ms: float
+    #: CPU time the server's workers spent per request, when it was read.
+    server_cpu_us: float | None = None
 
     @property
     def per_second(self) -> float:

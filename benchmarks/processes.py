@@ -218,6 +218,22 @@ def children_of(pid: int) -> list[int]:
     return sorted(children)
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU time the processes have used so far (proc(5))."""
+    ticks = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+
+        # utime and stime: fields 14 and 15, the 12th and 13th after the name.
+        ticks += int(fields[11]) + int(fields[12])
+
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def read_status_kib(pid: int, field_name: str) -> int:
     """A ``kB`` field of ``/proc/<pid>/status`` such as ``VmRSS`` or ``VmHWM``."""
     with open(f"/proc/{pid}/status", encoding="ascii") as status:

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-COLUMNS = ("#", "measurement", "ours", "alternative", "ratio", "target", "result")
+COLUMNS = (
+    "#",
+    "measurement",
+    "ours",
+    "alternative",
+    "ratio",
+    "target",
+    "result",
+    "CPU µs/request",
+)
 
 
 @dataclass(frozen=True)
@@ -20,10 +29,17 @@ class Measure:
     #: Who produced it, when that is not the gateway (e.g. ``WhiteNoise``).
     name: str = ""
     higher_is_better: bool = True
+    #: The server workers' CPU time per request, in each round.
+    cpu_us: tuple[float, ...] = ()
 
     @property
     def value(self) -> float:
         return max(self.samples) if self.higher_is_better else min(self.samples)
+
+    @property
+    def cpu(self) -> float | None:
+        """The least CPU per request of the rounds: the least disturbed one."""
+        return min(self.cpu_us) if self.cpu_us else None
 
     @property
     def spread(self) -> float:
@@ -132,7 +148,20 @@ class Row:
             _ratio(ratio) if ratio is not None else "—",
             self.target.text() if self.target else "—",
             self.result(),
+            self.cpu_cell(),
         )
+
+    def cpu_cell(self) -> str:
+        """``ours / alternative`` CPU per request in the server's workers."""
+        ours = self.ours.cpu if self.ours else None
+        if ours is None:
+            return "—"
+
+        theirs = self.alternative.cpu if self.alternative else None
+        if theirs is None:
+            return f"{ours:,.0f}"
+
+        return f"{ours:,.0f} / {theirs:,.0f}"
 
 
 def markdown_table(rows: list[Row]) -> str:

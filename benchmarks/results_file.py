@@ -17,6 +17,13 @@ METHOD = """\
   user.
 - wrk is the load: 1 thread, {connections} connections, {seconds} s per
   measurement{warmup}. {rounds_text}
+- The last column is the CPU time the server's worker processes spent per
+  request (user and system time from `/proc`, the least of the rounds),
+  ours / the alternative's. It leaves out the load tool and the kernel's
+  work on behalf of the client, and other work on the machine moves it far
+  less than it moves the rates: where a ratio and this column disagree,
+  trust the column. For the upstream rows it is the gateway's CPU alone
+  (and the upstream's, for the direct call).
 - Every measured request is checked first (status, the headers that prove
   the work was done, such as `X-Heady-Cache: HIT` or a `304`), and a run
   where any answer is not 2xx or 3xx is thrown away.
