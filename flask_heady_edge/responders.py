@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import IO, Any
@@ -14,8 +13,6 @@ from werkzeug.wsgi import FileWrapper
 
 from .assets import OK, Answer, Asset, Representation
 from .errors import PROBLEM_MEDIA_TYPE, NotFound, Problem
-
-logger = logging.getLogger(__name__)
 
 Environ = Mapping[str, Any]
 
@@ -328,13 +325,25 @@ def _send(
     span: tuple[int, int] | None,
     head: bool,
 ) -> Answer:
+    if span is None and representation.full is not None:
+        return representation.head if head else representation.full
+
+    handle = None
+    if representation.content is None:
+        # Read again for each answer, so sent only while it is still the very
+        # file indexed: never other bytes under its ETag and Content-Length.
+        # HEAD checks too, so that it answers as GET would.
+        handle = representation.source.open()
+        if handle is None:
+            return not_found(head)
+
+    if head:
+        if handle is not None:
+            handle.close()
+
+        return representation.head
+
     if span is None:
-        if head:
-            return representation.head
-
-        if representation.full is not None:
-            return representation.full
-
         start, length = 0, representation.size
         status, headers = OK, representation.headers
     else:
@@ -347,28 +356,19 @@ def _send(
             ("Content-Range", f"bytes {span[0]}-{span[1]}/{representation.size}"),
         )
 
-    body = _body(representation, environ, start, length)
-    if body is None:
-        return not_found()
-
+    body = _body(representation, handle, environ, start, length)
     return Answer(status, headers, body)
 
 
 def _body(
-    representation: Representation, environ: Environ, start: int, length: int
-) -> Iterable[bytes] | None:
-    content = representation.content
-    if content is not None:
-        return [content[start : start + length]]
-
-    try:
-        handle = open(representation.path, "rb")
-    except OSError as error:
-        # Gone since the index was built, and autoreload is off.
-        logger.warning(
-            "Static file %s cannot be opened: %s", representation.path, error
-        )
-        return None
+    representation: Representation,
+    handle: IO[bytes] | None,
+    environ: Environ,
+    start: int,
+    length: int,
+) -> Iterable[bytes]:
+    if handle is None:
+        return [(representation.content or b"")[start : start + length]]
 
     if start == 0 and length == representation.size:
         # The server's own file wrapper, when it has one, may use sendfile().

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from .assets import Answer, AssetIndex, is_safe_key
+from .asset_names import is_safe_key
+from .assets import Answer, AssetIndex
 from .responders import Environ, is_navigation, not_found, redirect, respond
 
 # Characters left as they are in a Location path (RFC 3986 pchar and "/").

@@ -12,14 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from flask_heady_edge.assets import (
-    INLINE_LIMIT,
-    AssetIndex,
+from flask_heady_edge.asset_names import (
     content_type_for,
     is_content_hashed,
     is_safe_key,
-    strong_etag,
 )
+from flask_heady_edge.assets import INLINE_LIMIT, AssetIndex, strong_etag
 
 
 def write(root: Path, files: dict[str, bytes]) -> None:
