@@ -12,7 +12,7 @@ from werkzeug.http import HTTP_STATUS_CODES, parse_date
 from werkzeug.wsgi import FileWrapper
 
 from .assets import OK, Answer, Asset, Representation
-from .errors import PROBLEM_MEDIA_TYPE, NotFound, Problem
+from .errors import PROBLEM_MEDIA_TYPE, MethodNotAllowed, NotFound, Problem
 
 Environ = Mapping[str, Any]
 
@@ -58,7 +58,7 @@ def _status(code: int) -> str:
     return f"{code} {_REASONS.get(code) or HTTP_STATUS_CODES[code]}"
 
 
-_PARTIAL, _REDIRECT = _status(206), _status(308)
+_NO_CONTENT, _PARTIAL, _REDIRECT = _status(204), _status(206), _status(308)
 
 
 def problem_answer(problem: Problem, head: bool = False) -> Answer:
@@ -76,6 +76,19 @@ def problem_answer(problem: Problem, head: bool = False) -> Answer:
 
 def not_found(head: bool = False) -> Answer:
     return problem_answer(NotFound("No file is served at this path."), head)
+
+
+def method_not_allowed(allowed: Iterable[str]) -> Answer:
+    """RFC 9110 section 15.5.6: a ``405`` with the methods the path takes."""
+    return problem_answer(MethodNotAllowed(allowed))
+
+
+def options(allowed: Iterable[str]) -> Answer:
+    """RFC 9110 section 9.3.7: what the path supports, in ``Allow``, no content.
+
+    A ``204`` carries no ``Content-Length`` (RFC 9110 section 8.6).
+    """
+    return Answer(_NO_CONTENT, [("Allow", ", ".join(sorted(allowed))), *_STAMP], [])
 
 
 def redirect(location: str) -> Answer:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from functools import partial
 from typing import cast
 
-from flask import Blueprint, Flask, request
+from flask import Blueprint, Flask, current_app, request
 from flask.blueprints import BlueprintSetupState
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.routing import PathConverter
 from werkzeug.wrappers import Response
 
@@ -15,6 +17,7 @@ from .assets import Answer, AssetIndex
 from .config import Settings
 from .dispatch import AssetDispatcher
 from .errors import ConfigError
+from .responders import method_not_allowed, options
 from .state import edge_state
 from .static_site import StaticSite
 
@@ -37,7 +40,9 @@ def create_static_blueprint() -> Blueprint:
 
     Its rules depend on each app's settings, so they are added when it is
     registered: the mount point, ``<prefix>/<path>``, and ``<prefix>`` alone
-    to redirect to the mount point. With no public folder it adds nothing.
+    to redirect to the mount point, each for ``GET``, ``HEAD`` and
+    ``OPTIONS``; other methods get a problem ``405``. With no public folder
+    it adds nothing.
     """
     blueprint = Blueprint(BLUEPRINT_NAME, __name__)
     blueprint.record_once(_mount)
@@ -77,16 +82,20 @@ def _mount(setup_state: BlueprintSetupState) -> None:
 
     for rule, endpoint, view in rules:
         setup_state.add_url_rule(
-            rule, endpoint, view, methods=["GET", "HEAD"], merge_slashes=False
+            rule,
+            endpoint,
+            view,
+            methods=["GET", "HEAD", "OPTIONS"],
+            provide_automatic_options=False,
+            merge_slashes=False,
         )
+
+    endpoints = {f"{endpoint_prefix}.{endpoint}": view for _, endpoint, view in rules}
+    app.before_request(partial(_refuse_other_methods, endpoints))
 
     # Answer from the index in front of Flask where that changes nothing.
     app.wsgi_app = AssetDispatcher(  # type: ignore[method-assign]
-        app,
-        settings,
-        site,
-        {f"{endpoint_prefix}.{endpoint}": view for _, endpoint, view in rules},
-        app.wsgi_app,
+        app, settings, site, endpoints, app.wsgi_app
     )
 
 
@@ -107,6 +116,33 @@ def _asset_path_converter(settings: Settings, mount: str) -> type[PathConverter]
     return type("AssetPathConverter", (PathConverter,), {"regex": regex})
 
 
+def _refuse_other_methods(endpoints: Mapping[str, object]) -> Response | None:
+    """A problem ``405`` for a method that an asset path does not take.
+
+    Only where Flask's own routing refused the method (no rule of the app
+    takes it at this path) and a ``GET`` of the path would reach one of our
+    endpoints: a route of the app, and anything under the API prefix, keep
+    Flask's answer. ``Allow`` names what every rule matching the path takes.
+    Returned from the hook rather than raised, like the gateway's 401, so a
+    host error handler for 405 cannot turn it into HTML, while the host's
+    ``after_request`` hooks still run on it.
+    """
+    refused = request.routing_exception
+    if not isinstance(refused, MethodNotAllowed):
+        return None
+
+    adapter = current_app.create_url_adapter(request)
+    try:
+        endpoint = adapter.match(method="GET")[0] if adapter is not None else None
+    except HTTPException:
+        return None
+
+    if endpoint not in endpoints:
+        return None
+
+    return _to_response(method_not_allowed(refused.valid_methods or ("GET", "HEAD")))
+
+
 class _Views:
     """The blueprint's views for one app, answering through Flask."""
 
@@ -114,13 +150,29 @@ class _Views:
         self.site = site
 
     def index(self) -> Response:
+        if request.method == "OPTIONS":
+            return _options()
+
         return _to_response(self.site.answer("", request.environ))
 
     def file(self, filename: str) -> Response:
+        if request.method == "OPTIONS":
+            return _options()
+
         return _to_response(self.site.answer(filename, request.environ))
 
     def mount(self) -> Response:
+        if request.method == "OPTIONS":
+            return _options()
+
         return _to_response(self.site.answer_mount_redirect(request.environ))
+
+
+def _options() -> Response:
+    """``OPTIONS`` names what the path takes, as Flask's automatic answer did."""
+    adapter = current_app.create_url_adapter(request)
+    allowed = adapter.allowed_methods() if adapter is not None else ()
+    return _to_response(options(allowed or ("GET", "HEAD", "OPTIONS")))
 
 
 def _to_response(answer: Answer) -> Response:
