@@ -40,16 +40,26 @@ class AssetDispatcher:
     of the app, so the app's own routes still win) sends the request to one
     of the static blueprint's endpoints, the app still maps that endpoint to
     our view, and no hook or request signal receiver would run for it apart
-    from this package's own, which act only under the API prefix. Otherwise
-    the request goes through Flask as usual, to the same view and the same
-    answer.
+    from this package's own, which act only under the API prefix or on
+    methods other than GET and HEAD. Otherwise the request goes through
+    Flask as usual, to the same view and the same answer.
 
     Matching a path against the URL map costs more than answering a file,
-    so each path's decision is remembered. That is sound because, like
-    Flask's own dispatch, the first answer closes the app's setup: adding a
-    route afterwards raises Flask's usual error, with or without this
-    middleware. (Rules put straight into ``app.url_map`` bypass that lock;
-    Flask does not apply those consistently either.)
+    so each path's decision is remembered, and that is sound only while the
+    app's routes and hooks cannot change. Flask itself closes the app's
+    setup when it handles its first request (later ``add_url_rule``,
+    ``register_blueprint`` or ``before_request`` calls raise), so nothing is
+    answered here until Flask has handled one: the first request of each
+    process goes through Flask whatever it is. That state is Flask's own
+    ``_got_first_request`` flag, only ever read here; were it to disappear
+    from a later Flask, every request would go through Flask, correct but
+    slower, and the dispatch tests would say so. (Rules or hooks put straight
+    into Flask's dictionaries bypass that lock; Flask does not apply those
+    consistently either.)
+
+    The middleware keeps the app: it is the app's own ``wsgi_app`` and reads
+    the app's URL map, views and hooks on each request, as the bound
+    ``app.wsgi_app`` it wraps keeps the app too.
     """
 
     def __init__(
@@ -68,6 +78,12 @@ class AssetDispatcher:
         self.routes: dict[str, dict[str, Route]] = {"GET": {}, "HEAD": {}}
         self.url_map = app.url_map
 
+        #: Flask's flag as last seen: whether the app's setup is closed.
+        self.setup_closed: object = False
+        #: Whether the setup is closed and every hook that would run for an
+        #: asset is our own, so answering here changes nothing.
+        self.may_answer = False
+
         # Hooks are stored per blueprint name; ours and its parents apply.
         names = next(iter(views)).split(".")[:-1]
         self.scopes: tuple[str | None, ...] = (None,) + tuple(
@@ -83,11 +99,6 @@ class AssetDispatcher:
             )
             for scope in self.scopes
         ]
-        #: Hooks found to be this package's own, remembered to skip the check.
-        self.own_hooks: set[Any] = set()
-        #: Set once no foreign hook was found after the app's setup closed:
-        #: Flask refuses new hooks from then on, as it refuses new routes.
-        self.hooks_settled = False
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
@@ -155,9 +166,7 @@ class AssetDispatcher:
             or app.config.get("TRUSTED_HOSTS") is not None
         )
         if host_free:
-            # What Flask's full_dispatch_request does on every request: from
-            # now on the app refuses new routes, so this decision holds.
-            app._got_first_request = True
+            # Only asked once the app's setup is closed: the decision holds.
             if len(routes) >= ROUTE_CACHE_SIZE:
                 routes.clear()
 
@@ -176,21 +185,30 @@ class AssetDispatcher:
             if signal.receivers:
                 return False
 
-        return self.hooks_settled or self._only_own_hooks()
+        # Flask's own flag, only read (see the class doc); True and False
+        # are single objects, so an identity test tells a change.
+        setup_closed = getattr(self.app, "_got_first_request", False)
+        if setup_closed is not self.setup_closed:
+            self._setup_changed(setup_closed)
 
-    def _only_own_hooks(self) -> bool:
-        for registry, scope in self.hook_places:
-            for hook in registry.get(scope, ()):
-                if hook in self.own_hooks:
-                    continue
+        return self.may_answer
 
-                if not _is_own_hook(hook):
-                    return False
+    def _setup_changed(self, closed: bool) -> None:
+        """Flask closed the app's setup at last, or opened it again.
 
-                self.own_hooks.add(hook)
+        Flask reopens it when its development server stops. Either way the
+        decisions taken before may not hold. Once closed, Flask refuses new
+        hooks, so whether all of them are our own is decided here, once.
+        """
+        for cache in self.routes.values():
+            cache.clear()
 
-        self.hooks_settled = self.app._got_first_request
-        return True
+        self.may_answer = closed is True and all(
+            _is_own_hook(hook)
+            for registry, scope in self.hook_places
+            for hook in registry.get(scope, ())
+        )
+        self.setup_closed = closed
 
 
 def _is_own_hook(hook: Any) -> bool:

@@ -38,21 +38,60 @@ def public(tmp_path: Path) -> str:
     return write_site(tmp_path / "site")
 
 
-def test_assets_are_answered_before_flask(make_app: AppFactory, public: str) -> None:
+def test_assets_are_answered_before_flask_after_its_first_request(
+    make_app: AppFactory, public: str
+) -> None:
     app = make_app(HEADY_PUBLIC_DIR=public)
     calls = FlaskCalls(app)
     client = app.test_client()
 
+    # Flask's first request closes the app's setup; until then it sees all.
+    assert client.get("/app.js").data == PLAIN_JS
+    assert calls.count == 1
+
     for path in ["/", "/app.js", "/docs", "/missing.png", "/settings"]:
         client.get(path, headers=NAVIGATION)
         client.head(path)
-    assert calls.count == 0
+    assert calls.count == 1
 
     assert client.get("/open").data == b"open"
     assert client.post("/app.js").status_code == 405
+    assert client.options("/app.js").status_code == 204
     assert client.get("/api/echo").status_code == 401
     assert client.get("/healthz").status_code == 200
-    assert calls.count == 4
+    assert calls.count == 6
+
+
+def test_answers_in_front_of_flask_leave_the_app_as_it_was(
+    make_app: AppFactory, public: str
+) -> None:
+    app = make_app(HEADY_PUBLIC_DIR=public)
+    calls = FlaskCalls(app)
+    client = app.test_client()
+    assert client.get("/open").data == b"open"
+    before = dict(vars(app))
+
+    for path in ["/app.js", "/", "/missing.png"]:
+        client.get(path)
+
+    assert calls.count == 1
+    assert vars(app) == before
+
+
+def test_decisions_are_dropped_when_flask_reopens_the_setup(
+    make_app: AppFactory, public: str
+) -> None:
+    app = make_app(HEADY_PUBLIC_DIR=public)
+    client = app.test_client()
+    for _ in range(2):
+        assert client.get("/app.js").data == PLAIN_JS
+
+    # What app.run() does when its development server stops.
+    app._got_first_request = False
+    app.add_url_rule("/app.js", "dynamic_script", lambda: "generated")
+
+    assert client.get("/app.js").data == b"generated"
+    assert client.get("/app.js").data == b"generated"
 
 
 def test_each_answer_gets_a_fresh_header_list(
@@ -105,12 +144,14 @@ def test_both_ways_give_the_same_answer(
     direct = make_app(HEADY_PUBLIC_DIR=public)
     through_flask = make_app(HEADY_PUBLIC_DIR=public)
     through_flask.before_request(lambda: None)
-    calls = FlaskCalls(through_flask)
+    direct_calls, calls = FlaskCalls(direct), FlaskCalls(through_flask)
+    for app in (direct, through_flask):
+        assert app.test_client().get("/open").data == b"open"
 
     first = direct.test_client().open(path, method=method, headers=headers)
     second = through_flask.test_client().open(path, method=method, headers=headers)
 
-    assert calls.count == 1
+    assert (direct_calls.count, calls.count) == (1, 2)
     assert comparable(first) == comparable(second)
 
 
