@@ -33,6 +33,8 @@ class Plan:
     connections: int
     static_sizes: tuple[int, ...]
     stream_bytes: int
+    #: How long a row waits for other work on the machine to settle.
+    settle_seconds: float
     #: How fast the slow client of row 5 reads.
     slow_client_bytes_per_second: int
     scale_counts: tuple[int, ...]
@@ -52,6 +54,7 @@ FULL = Plan(
     connections=16,
     static_sizes=(1024, 30 * 1024, 5 * MIB),
     stream_bytes=200 * MIB,
+    settle_seconds=300,
     slow_client_bytes_per_second=40 * MIB,
     scale_counts=(10, 1_000, 10_000),
 )
@@ -65,6 +68,7 @@ QUICK = Plan(
     connections=8,
     static_sizes=(1024, 256 * 1024),
     stream_bytes=2 * MIB,
+    settle_seconds=0,
     slow_client_bytes_per_second=20 * MIB,
     scale_counts=(10, 30, 100),
 )

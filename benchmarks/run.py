@@ -125,7 +125,7 @@ def _run_sections(
 def _run_section(
     bench: Bench, number: str, title: str, section: Section, loads: list[Load]
 ) -> list[Row]:
-    before = machine.cpu_busy()
+    before = _quiet_machine(bench.plan.settle_seconds)
     print(
         f"row {number}: {title} (other work: {before:.0%} of the CPUs) ...", flush=True
     )
@@ -151,6 +151,22 @@ def _run_section(
     loads.append(Load(number, before, after))
     print(f"row {number}: {time.monotonic() - started:.1f} s", flush=True)
     return rows
+
+
+def _quiet_machine(patience: float) -> float:
+    """Wait up to ``patience`` seconds for other work to settle; how busy it is.
+
+    On a shared machine a test suite started by someone else can take most
+    of the CPUs for a minute; a row measured then says more about that than
+    about the code. Waiting costs nothing when the machine is quiet.
+    """
+    deadline = time.monotonic() + patience
+    busy = machine.cpu_busy()
+    while busy > BUSY_WARNING and time.monotonic() < deadline:
+        print(f"waiting for other work to settle ({busy:.0%} of the CPUs)", flush=True)
+        busy = machine.cpu_busy(2.0)
+
+    return busy
 
 
 def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
