@@ -24,9 +24,8 @@ METHOD = """\
   less than it moves the rates: where a ratio and this column disagree,
   trust the column. For the upstream rows it is the gateway's CPU alone
   (and the upstream's, for the direct call).
-- Before each row the run waits (up to {settle:.0f} s) until other work uses
-  less than 15% of the CPUs; the machine section says how busy it was
-  before and after each row.
+- {settle}; the machine section says how busy it was before and after
+  each row.
 - Every measured request is checked first (status, the headers that prove
   the work was done, such as `X-Heady-Cache: HIT` or a `304`), and a run
   where any answer is not 2xx or 3xx is thrown away.
@@ -106,7 +105,12 @@ def render(
             ),
             rounds_text=_rounds_text(plan.rounds),
             probe_rounds=plan.probe_rounds,
-            settle=plan.settle_seconds,
+            settle=(
+                f"Before each row the run waits, up to {plan.settle_seconds:.0f} s,"
+                " until other work\n  uses less than 15% of the CPUs"
+                if plan.settle_seconds
+                else "This run did not wait for other work on the machine to settle"
+            ),
             stream=_size(plan.stream_bytes),
             rate=_size(plan.slow_client_bytes_per_second),
         )
