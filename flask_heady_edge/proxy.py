@@ -38,8 +38,6 @@ _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
 _READ_SIZE = 64 * 1024
 
 
-
-
 class _AnyPathConverter(BaseConverter):
     """Everything after ``/hf/``, even empty or starting with a slash, so the
     view can refuse ``//host`` with a 400 instead of the router's 404."""
@@ -147,7 +145,9 @@ def _read_body(limit: int) -> bytes:
         size = limit + 1
     except UNREADABLE_BODY as error:
         logger.debug("Request body unreadable: %s", type(error).__name__)
-        raise IncompleteBody("The request body could not be read to its end.") from None
+        raise IncompleteBody(
+            "The request body could not be read to its end."
+        ) from None
 
     if size > limit:
         raise BodyTooLarge(limit)
