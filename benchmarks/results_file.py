@@ -126,12 +126,26 @@ def _misses(rows: list[Row]) -> list[str]:
 
     lines = ["## Missed targets", ""]
     for row in misses:
-        lines.append(f"- Row {row.number}, {row.label}: {row.shortfall()}.")
+        lines.append(f"- Row {row.number}, {_versus(row)}: {row.shortfall()}.")
 
     for row in errors:
         lines.append(f"- Row {row.number}, {row.label}: no number ({row.error}).")
 
     return [*lines, ""]
+
+
+def _versus(row: Row) -> str:
+    """The row's label, the alternative it is held against, and the numbers."""
+    assert row.target is not None
+    if row.target.kind == "below" or row.alternative is None:
+        measured = row.ours.text() if row.ours else "no number"
+        return f"{row.label} ({measured}, target {row.target.text()})"
+
+    ratio = row.ratio or 0.0
+    against = row.alternative.name or "the alternative"
+    return (
+        f"{row.label} against {against} (ratio {ratio:.2f}, target {row.target.text()})"
+    )
 
 
 def _rounds_text(rounds: int) -> str:
