@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import http.client
 import os
 import pwd
@@ -113,6 +114,7 @@ class Services:
             "--graceful-timeout", "2",
             "--timeout", "300",
             "--log-level", "warning",
+            *_gunicorn_options(),
             app_spec,
         ]  # fmt: skip
         return self._start(name, port, command, env=env)
@@ -242,6 +244,24 @@ def read_status_kib(pid: int, field_name: str) -> int:
                 return int(line.split()[1])
 
     raise LookupError(f"no {field_name} for pid {pid}")
+
+
+@functools.cache
+def _gunicorn_options() -> tuple[str, ...]:
+    """Options this gunicorn knows that keep servers from sharing anything.
+
+    Recent gunicorn versions open a control socket under ``~/.gunicorn`` by
+    default; several servers at once (and any other gunicorn of the user)
+    would contend for the one path, so it is turned off where it exists.
+    """
+    finished = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return ("--no-control-socket",) if "--no-control-socket" in finished.stdout else ()
 
 
 def _die_with_parent() -> None:
