@@ -15,6 +15,7 @@ from limits.storage import Storage, storage_from_string
 from werkzeug.datastructures import Headers
 
 from .errors import ConfigError, LimiterUnavailable, RateLimited
+from .local_counters import LocalCounters
 
 logger = logging.getLogger(__name__)
 
@@ -117,8 +118,12 @@ class RateLimiter:
         )
         self.fail_open = fail_open
         self.clock = clock
-        self.storage = _open_storage(storage_uri)
         self.storage_scheme = urlsplit(storage_uri).scheme
+        self.storage: Storage | LocalCounters = (
+            LocalCounters(clock)
+            if self.storage_scheme == "memory"
+            else _open_storage(storage_uri)
+        )
         self._window_ends: dict[str, float] = {}
         self._down_since: float | None = None
         self._next_attempt = 0.0

@@ -10,7 +10,6 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import limits.storage.memory
 import pytest
 from flask import Flask
 from limits import parse, parse_many
@@ -55,15 +54,9 @@ class FakeClock:
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    """A fake clock for the limiter and the in-memory storage of ``limits``.
-
-    ``MemoryStorage`` computes expiry from ``time.time()`` of its own module,
-    so that module's ``time`` is replaced for the test.
-    """
-    fake = FakeClock()
-    monkeypatch.setattr(limits.storage.memory, "time", fake)
-    return fake
+def clock() -> FakeClock:
+    """A fake clock for the limiter, and so for its ``memory://`` counters."""
+    return FakeClock()
 
 
 def use_clock(app: Flask, clock: FakeClock) -> Flask:
