@@ -138,9 +138,9 @@ def _is_preflight(environ: dict[str, Any]) -> bool:
 
 
 def _check_body_size(environ: dict[str, Any], limit: int) -> None:
-    length = request.content_length
-    if length is not None:
-        if length > limit:
+    if environ.get("CONTENT_LENGTH"):
+        length = request.content_length
+        if length is not None and length > limit:
             raise BodyTooLarge(limit)
     elif "wsgi.input_terminated" in environ:
         # A chunked body has no length up front. Nothing has read the
