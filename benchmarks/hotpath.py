@@ -212,7 +212,7 @@ def _guard_parts(count: int) -> list[tuple[str, float]]:
         ("clients.resolve", lambda: state.clients.resolve("127.0.0.1", headers)),
         ("limiter.hit", lambda: state.limiter.hit("127.0.0.1")),
         ("keys.verify", lambda: state.keys.verify(API_KEY)),
-        ("verdict.write_headers", lambda: verdict.write_headers(Headers())),
+        ("verdict.stamp", lambda: verdict.stamp([])),
     ]
     return [(name, _per_call(part, count)) for name, part in parts]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
 
@@ -26,6 +27,8 @@ EXTENSION_KEY = "heady_edge"
 
 # Set in the WSGI environ of a guarded request: the limit verdict, or None.
 _VERDICT = "heady_edge.verdict"
+
+_SERVED_BY = ("X-Heady-Served-By", "origin")
 
 # The key header as WSGI names it (PEP 3333), read without a Headers lookup.
 _API_KEY_ENVIRON = "HTTP_" + API_KEY_HEADER.upper().replace("-", "_")
@@ -74,7 +77,7 @@ class HeadyEdge:
         app.before_request_funcs.setdefault(None, []).insert(
             0, partial(_guard, state)
         )
-        app.after_request(_stamp)
+        app.wsgi_app = _StampFields(app.wsgi_app)  # type: ignore[method-assign]
         app.add_url_rule(
             "/healthz", "heady_edge_liveness", health.liveness, methods=["GET"]
         )
@@ -148,14 +151,33 @@ def _check_body_size(environ: dict[str, Any], limit: int) -> None:
         environ["wsgi.input"] = CappedBody(environ["wsgi.input"], limit)
 
 
-def _stamp(response: Response) -> Response:
-    environ = request.environ
-    if _VERDICT not in environ:
-        return response
+class _StampFields:
+    """WSGI middleware: the gateway's fields on every answer under the prefix.
 
-    response.headers.add("X-Heady-Served-By", "origin")
-    verdict: Verdict | None = environ[_VERDICT]
-    if verdict is not None:
-        verdict.write_headers(response.headers)
+    Added to the plain header list handed to ``start_response`` rather than
+    in an ``after_request`` hook: appending there costs a fraction of what
+    Werkzeug's ``Headers`` spends checking each new field, and these six
+    fields are on every guarded answer.
+    """
 
-    return response
+    def __init__(self, wsgi_app: Callable[..., Iterable[bytes]]) -> None:
+        self.wsgi_app = wsgi_app
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        def stamped(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Any:
+            if _VERDICT in environ:
+                headers.append(_SERVED_BY)
+                verdict: Verdict | None = environ[_VERDICT]
+                if verdict is not None:
+                    verdict.stamp(headers)
+
+            if exc_info is None:
+                return start_response(status, headers)
+
+            return start_response(status, headers, exc_info)
+
+        return self.wsgi_app(environ, stamped)

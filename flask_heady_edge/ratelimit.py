@@ -12,7 +12,6 @@ from urllib.parse import urlsplit
 from limits import RateLimitItem
 from limits.errors import ConfigurationError, StorageError
 from limits.storage import Storage, storage_from_string
-from werkzeug.datastructures import Headers
 
 from .errors import ConfigError, LimiterUnavailable, RateLimited
 from .local_counters import LocalCounters
@@ -67,9 +66,10 @@ class Verdict:
 
         return None
 
-    def write_headers(self, headers: Headers) -> None:
+    def stamp(self, headers: list[tuple[str, str]]) -> None:
         """Add the Flask-Limiter style and the IETF draft fields.
 
+        ``headers`` is the plain list a WSGI app hands to ``start_response``.
         ``RateLimit`` and ``RateLimit-Policy`` are structured-field lists
         (draft-ietf-httpapi-ratelimit-headers): ours go first and any items
         already present, such as the upstream's, follow.
@@ -85,13 +85,14 @@ class Verdict:
             for w in windows
         )
 
-        # ``add`` rather than item assignment: these fields are ours alone,
-        # and assignment would first search the list for an old value.
-        headers.add("X-RateLimit-Limit", str(tightest.item.amount))
-        headers.add("X-RateLimit-Remaining", str(tightest.remaining))
-        headers.add("X-RateLimit-Reset", str(math.ceil(tightest.reset_at)))
-        _prepend_item(headers, "RateLimit-Policy", self.policy)
-        _prepend_item(headers, "RateLimit", state)
+        headers += (
+            ("X-RateLimit-Limit", str(tightest.item.amount)),
+            ("X-RateLimit-Remaining", str(tightest.remaining)),
+            ("X-RateLimit-Reset", str(math.ceil(tightest.reset_at))),
+        )
+        _prepend_items(
+            headers, {"ratelimit-policy": self.policy, "ratelimit": state}
+        )
 
 
 class RateLimiter:
@@ -262,9 +263,16 @@ def _policy_names(limits: Sequence[RateLimitItem]) -> tuple[str, ...]:
     return tuple(f"{item.amount}-per-{item.get_expiry()}s" for item in limits)
 
 
-def _prepend_item(headers: Headers, name: str, items: str) -> None:
-    existing = headers.get(name)
-    if existing:
-        headers[name] = f"{items}, {existing}"
-    else:
-        headers.add(name, items)
+def _prepend_items(headers: list[tuple[str, str]], items: dict[str, str]) -> None:
+    """Put ``items`` (by lowercased field name) before a field's existing ones."""
+    pending = dict(items)
+    for index, (name, value) in enumerate(headers):
+        ours = pending.pop(name.lower(), None)
+        if ours is not None:
+            headers[index] = (name, f"{ours}, {value}")
+
+    for name, ours in pending.items():
+        headers.append((_FIELD_NAMES[name], ours))
+
+
+_FIELD_NAMES = {"ratelimit-policy": "RateLimit-Policy", "ratelimit": "RateLimit"}
