@@ -28,8 +28,6 @@ EXTENSION_KEY = "heady_edge"
 # Set in the WSGI environ of a guarded request: the limit verdict, or None.
 _VERDICT = "heady_edge.verdict"
 
-_SERVED_BY = ("X-Heady-Served-By", "origin")
-
 # The key header as WSGI names it (PEP 3333), read without a Headers lookup.
 _API_KEY_ENVIRON = "HTTP_" + API_KEY_HEADER.upper().replace("-", "_")
 
@@ -170,7 +168,7 @@ class _StampFields:
             status: str, headers: list[tuple[str, str]], exc_info: Any = None
         ) -> Any:
             if _VERDICT in environ:
-                headers.append(_SERVED_BY)
+                headers.append(health.SERVED_BY)
                 verdict: Verdict | None = environ[_VERDICT]
                 if verdict is not None:
                     verdict.stamp(headers)

@@ -91,7 +91,7 @@ class Verdict:
             ("X-RateLimit-Reset", str(math.ceil(tightest.reset_at))),
         )
         _prepend_items(
-            headers, {"ratelimit-policy": self.policy, "ratelimit": state}
+            headers, (("RateLimit-Policy", self.policy), ("RateLimit", state))
         )
 
 
@@ -263,16 +263,14 @@ def _policy_names(limits: Sequence[RateLimitItem]) -> tuple[str, ...]:
     return tuple(f"{item.amount}-per-{item.get_expiry()}s" for item in limits)
 
 
-def _prepend_items(headers: list[tuple[str, str]], items: dict[str, str]) -> None:
-    """Put ``items`` (by lowercased field name) before a field's existing ones."""
-    pending = dict(items)
+def _prepend_items(
+    headers: list[tuple[str, str]], items: tuple[tuple[str, str], ...]
+) -> None:
+    """Put each of ``items`` before the existing value of its field, if any."""
+    pending = {name.lower(): (name, value) for name, value in items}
     for index, (name, value) in enumerate(headers):
         ours = pending.pop(name.lower(), None)
         if ours is not None:
-            headers[index] = (name, f"{ours}, {value}")
+            headers[index] = (name, f"{ours[1]}, {value}")
 
-    for name, ours in pending.items():
-        headers.append((_FIELD_NAMES[name], ours))
-
-
-_FIELD_NAMES = {"ratelimit-policy": "RateLimit-Policy", "ratelimit": "RateLimit"}
+    headers.extend(pending.values())
